@@ -1,0 +1,112 @@
+using System.Buffers;
+using CrossAttention.Core.Engine;
+using CrossAttention.Core.Kernels;
+
+namespace CrossAttention.Core.Models;
+
+/// <summary>
+/// One decoder layer's cross-attention: Q from the target, K/V from the source, h heads of headDim, output
+/// projection back to the query size. Weights are packed once here; the layer is immutable and thread-safe.
+/// </summary>
+public sealed class CrossAttentionLayer
+{
+    private readonly PackedLinear _query;
+    private readonly PackedLinear _key;
+    private readonly PackedLinear _value;
+    private readonly PackedLinear _output;
+
+    public CrossAttentionLayer(LinearWeights query, LinearWeights key, LinearWeights value, LinearWeights output,
+        int heads, float? scale = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
+        int inner = query.OutFeatures;
+        if (inner % heads != 0)
+            throw new ArgumentException($"q projection has {inner} outputs, not a multiple of {heads} heads.");
+        if (key.OutFeatures != inner || value.OutFeatures != inner)
+            throw new ArgumentException($"k and v projections must have {inner} outputs like q (k: {key.OutFeatures}, v: {value.OutFeatures}).");
+        if (key.InFeatures != value.InFeatures)
+            throw new ArgumentException($"k and v projections must read the same source size (k: {key.InFeatures}, v: {value.InFeatures}).");
+        if (output.InFeatures != inner || output.OutFeatures != query.InFeatures)
+            throw new ArgumentException($"output projection must be [{query.InFeatures}, {inner}], is [{output.OutFeatures}, {output.InFeatures}].");
+
+        Heads = heads;
+        HeadDim = inner / heads;
+        QueryDim = query.InFeatures;
+        SourceDim = key.InFeatures;
+        Scale = scale ?? 1f / MathF.Sqrt(HeadDim);
+        Biases = new ProjectionBiases(query.HasBias, key.HasBias, value.HasBias, output.HasBias);
+        _query = Pack(query);
+        _key = Pack(key);
+        _value = Pack(value);
+        _output = Pack(output);
+    }
+
+    public int Heads { get; }
+    public int HeadDim { get; }
+    public int InnerDim => Heads * HeadDim;
+    public int QueryDim { get; }
+    public int SourceDim { get; }
+    public float Scale { get; }
+    public ProjectionBiases Biases { get; }
+
+    /// <summary>Bytes of the packed weights this layer holds.</summary>
+    public long WeightBytes => _query.Bytes + _key.Bytes + _value.Bytes + _output.Bytes;
+
+    /// <summary>K = S·Wkᵀ + bk and V = S·Wvᵀ + bv for one source, as a cache the decode step reads.</summary>
+    /// <param name="source">[m, sourceDim]</param>
+    /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
+    public KeyValueCache Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sourceLength, 1);
+        if (source.Length != sourceLength * SourceDim)
+            throw new ArgumentException($"source must be [{sourceLength}, {SourceDim}].", nameof(source));
+        int size = sourceLength * InnerDim;
+        float[] k = ArrayPool<float>.Shared.Rent(size);
+        float[] v = ArrayPool<float>.Shared.Rent(size);
+        try
+        {
+            _key.Apply(source, sourceLength, k, options.Variant, options.MaxThreads);   // [m, inner]
+            _value.Apply(source, sourceLength, v, options.Variant, options.MaxThreads); // [m, inner]
+            return KeyValueCache.Create(k.AsSpan(0, size), v.AsSpan(0, size), sourceLength, Heads, HeadDim, mask);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(k);
+            ArrayPool<float>.Shared.Return(v);
+        }
+    }
+
+    /// <summary>One decode step: Q = X·Wqᵀ + bq, softmax(scale·QKᵀ)V per head, then the output projection.</summary>
+    /// <param name="queries">[n, queryDim]</param>
+    /// <param name="output">[n, queryDim]</param>
+    /// <param name="attention">[heads, n, m], or empty when not wanted</param>
+    public void Decode(KeyValueCache cache, ReadOnlySpan<float> queries, int n, Span<float> output, Span<float> attention,
+        ComputeOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (cache.Heads != Heads || cache.HeadDim != HeadDim)
+            throw new ArgumentException("The cache was not made by a layer of this shape.", nameof(cache));
+        if (queries.Length != n * QueryDim) throw new ArgumentException($"queries must be [{n}, {QueryDim}].", nameof(queries));
+        if (output.Length < n * QueryDim) throw new ArgumentException($"output must be [{n}, {QueryDim}].", nameof(output));
+        int size = n * InnerDim;
+        float[] q = ArrayPool<float>.Shared.Rent(size);
+        float[] context = ArrayPool<float>.Shared.Rent(size);
+        try
+        {
+            _query.Apply(queries, n, q, options.Variant, options.MaxThreads);                       // [n, inner]
+            DecodeAttention.Compute(q.AsSpan(0, size), n, cache, Scale, context.AsSpan(0, size), attention,
+                options.Variant, options.MaxThreads);                                                  // [n, inner]
+            _output.Apply(context.AsSpan(0, size), n, output, options.Variant, options.MaxThreads);  // [n, queryDim]
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(q);
+            ArrayPool<float>.Shared.Return(context);
+        }
+    }
+
+    private static PackedLinear Pack(LinearWeights w) => PackedLinear.Pack(w.Weight, w.OutFeatures, w.InFeatures, w.Bias);
+}
+
+/// <summary>Which projections carry a bias.</summary>
+public readonly record struct ProjectionBiases(bool Q, bool K, bool V, bool O);

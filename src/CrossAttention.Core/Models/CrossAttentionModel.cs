@@ -1,0 +1,50 @@
+using CrossAttention.Core.Engine;
+
+namespace CrossAttention.Core.Models;
+
+/// <summary>
+/// The cross-attention of every decoder layer of one model. All layers share one shape (heads, sizes, scale).
+/// </summary>
+public sealed class CrossAttentionModel
+{
+    public CrossAttentionModel(string name, string family, IReadOnlyList<CrossAttentionLayer> layers)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (layers.Count == 0) throw new ArgumentException("A model needs at least one cross-attention layer.", nameof(layers));
+        var first = layers[0];
+        for (int i = 1; i < layers.Count; i++)
+        {
+            var l = layers[i];
+            if (l.Heads != first.Heads || l.HeadDim != first.HeadDim || l.QueryDim != first.QueryDim ||
+                l.SourceDim != first.SourceDim || l.Scale != first.Scale)
+                throw new ArgumentException($"Layer {i} has a different shape from layer 0; all layers must match.", nameof(layers));
+        }
+        Name = name;
+        Family = family;
+        Layers = layers;
+    }
+
+    public string Name { get; }
+    public string Family { get; }
+    public IReadOnlyList<CrossAttentionLayer> Layers { get; }
+    public int Heads => Layers[0].Heads;
+    public int HeadDim => Layers[0].HeadDim;
+    public int QueryDim => Layers[0].QueryDim;
+    public int SourceDim => Layers[0].SourceDim;
+    public float Scale => Layers[0].Scale;
+    public ProjectionBiases Biases => Layers[0].Biases;
+
+    /// <summary>Bytes one session's K/V cache will take for a source of m positions (what encode allocates).</summary>
+    public long KeyValueBytes(int sourceLength, bool masked) =>
+        Layers.Count * (2L * sizeof(float) * sourceLength * Layers[0].InnerDim + (masked ? sourceLength : 0));
+
+    /// <summary>Encodes one source for every layer.</summary>
+    /// <param name="source">[m, sourceDim]</param>
+    /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
+    public EncodedSource Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options)
+    {
+        var caches = new KeyValueCache[Layers.Count];
+        for (int i = 0; i < caches.Length; i++) caches[i] = Layers[i].Encode(source, sourceLength, mask, options);
+        return new EncodedSource(Name, caches);
+    }
+}
