@@ -1,0 +1,85 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CrossAttention.Api.Contracts;
+
+/// <summary>
+/// Reads [[f, f, …], …] straight into a pooled float buffer: no boxing, no per-row arrays. Ragged rows and values
+/// outside float32 are recorded (not thrown) so validation can name the field and row.
+/// </summary>
+public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
+{
+    private const int InitialCapacity = 1024;
+
+    public override FloatMatrix Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("expected an array of rows (an array of arrays of numbers).");
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialCapacity * sizeof(float));
+        Span<float> values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan());
+        int count = 0, rows = 0, columns = -1;
+        RowProblem? problem = null;
+        try
+        {
+            while (true)
+            {
+                if (!reader.Read()) throw new JsonException("unexpected end of the matrix.");
+                if (reader.TokenType == JsonTokenType.EndArray) break;
+                if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException($"row {rows} is not an array of numbers.");
+                int rowLength = 0;
+                while (true)
+                {
+                    if (!reader.Read()) throw new JsonException("unexpected end of a row.");
+                    if (reader.TokenType == JsonTokenType.EndArray) break;
+                    if (reader.TokenType != JsonTokenType.Number) throw new JsonException($"row {rows}, column {rowLength} is not a number.");
+                    float value = ReadFloat32(ref reader, out bool finite);
+                    if (!finite) problem ??= new RowProblem(rows, $"row {rows}, column {rowLength} is not a finite float32 ({reader.RawText()}).");
+                    if (count == values.Length)
+                    {
+                        buffer = Grow(buffer);
+                        values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan());
+                    }
+                    values[count++] = value;
+                    rowLength++;
+                }
+                if (columns < 0) columns = rowLength;
+                else if (rowLength != columns)
+                    problem ??= new RowProblem(rows, $"row {rows} has {rowLength} values, row 0 has {columns}: rows must all have the same length.");
+                rows++;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+        return new FloatMatrix(buffer, count, rows, Math.Max(columns, 0), problem);
+    }
+
+    public override void Write(Utf8JsonWriter writer, FloatMatrix value, JsonSerializerOptions options) =>
+        FloatArrayWriter.WriteMatrix(writer, value.Values, value.Rows, value.Columns);
+
+    private static float ReadFloat32(ref Utf8JsonReader reader, out bool finite)
+    {
+        // Parse as double so that 1e39 is seen as out of float32 range rather than silently becoming infinity.
+        if (!reader.TryGetDouble(out double d)) { finite = false; return 0; }
+        finite = double.IsFinite(d) && Math.Abs(d) <= float.MaxValue;
+        return finite ? (float)d : 0;
+    }
+
+    private static byte[] Grow(byte[] buffer)
+    {
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+        buffer.AsSpan().CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
+    }
+}
+
+internal static class Utf8JsonReaderText
+{
+    /// <summary>The raw text of the current number token, for error messages.</summary>
+    public static string RawText(this ref Utf8JsonReader reader) =>
+        System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan);
+}

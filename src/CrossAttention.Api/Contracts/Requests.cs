@@ -1,0 +1,64 @@
+namespace CrossAttention.Api.Contracts;
+
+/// <summary>A source to encode once for every decoder layer; the K/V cache is kept as a session.</summary>
+public sealed class EncodeRequest : IDisposable
+{
+    /// <summary>Model name, as listed by GET /models.</summary>
+    public string? Model { get; set; }
+
+    /// <summary>The source S: m rows of d_src values (the encoder's hidden states).</summary>
+    public FloatMatrix? Source { get; set; }
+
+    /// <summary>Optional, one per source row: 1 keep, 0 padding (weight exactly 0).</summary>
+    public int[]? SourceMask { get; set; }
+
+    /// <summary>Optional sliding time-to-live in seconds (default Cache:DefaultTtlSeconds, at most Cache:MaxTtlSeconds).</summary>
+    public int? TtlSeconds { get; set; }
+
+    public void Dispose() => Source?.Dispose();
+}
+
+/// <summary>One decode step of a session: the target's queries attend to the session's cached K/V of one layer.</summary>
+public sealed class DecodeStepRequest : IDisposable
+{
+    /// <summary>The session from POST /encode (omit in the path form /sessions/{id}/decode-step).</summary>
+    public string? SessionId { get; set; }
+
+    /// <summary>Decoder layer, 0-based.</summary>
+    public int? Layer { get; set; }
+
+    /// <summary>The queries X: n rows of d_q values (n tokens, or n beams sharing the source).</summary>
+    public FloatMatrix? Queries { get; set; }
+
+    /// <summary>Also return the attention weights P [heads, n, m].</summary>
+    public bool ReturnAttention { get; set; }
+
+    public void Dispose() => Queries?.Dispose();
+}
+
+/// <summary>Stateless cross-attention of one layer: encode the source and attend to it in one call; nothing is kept.</summary>
+public sealed class AttentionRequest : IDisposable
+{
+    public string? Model { get; set; }
+
+    /// <summary>Decoder layer, 0-based.</summary>
+    public int? Layer { get; set; }
+
+    /// <summary>The source S: m rows of d_src values.</summary>
+    public FloatMatrix? Source { get; set; }
+
+    /// <summary>Optional, one per source row: 1 keep, 0 padding.</summary>
+    public int[]? SourceMask { get; set; }
+
+    /// <summary>The queries X: n rows of d_q values.</summary>
+    public FloatMatrix? Queries { get; set; }
+
+    /// <summary>Also return the attention weights P [heads, n, m].</summary>
+    public bool ReturnAttention { get; set; }
+
+    public void Dispose()
+    {
+        Source?.Dispose();
+        Queries?.Dispose();
+    }
+}

@@ -1,0 +1,47 @@
+using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Infrastructure;
+using CrossAttention.Core.Engine;
+using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Models;
+
+namespace CrossAttention.Api.Features;
+
+/// <summary>The engine calls the endpoints share: each runs inside a compute slot sized by the <see cref="ComputeGate"/>.</summary>
+internal static class CrossAttentionCompute
+{
+    public static async ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, CrossAttentionModel model, FloatMatrix source,
+        byte[]? mask, CancellationToken cancellationToken)
+    {
+        using var lease = await gate.EnterAsync(gate.Capacity, cancellationToken);
+        return model.Encode(source.Values, source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
+    }
+
+    /// <summary>One layer's decode step; the response buffers are the only allocation.</summary>
+    public static async ValueTask<AttentionResult> DecodeAsync(ComputeGate gate, CrossAttentionModel model, int layer,
+        KeyValueCache cache, FloatMatrix queries, bool returnAttention, CancellationToken cancellationToken)
+    {
+        int n = queries.Rows;
+        var output = new float[n * model.QueryDim];                                              // [n, d_q]
+        float[]? attention = returnAttention ? new float[model.Heads * n * cache.SourceLength] : null; // [heads, n, m]
+        using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
+        {
+            model.Layers[layer].Decode(cache, queries.Values, n, output, attention,
+                new ComputeOptions(KernelVariants.Best, lease.Threads));
+        }
+        return new AttentionResult(output, n, model.QueryDim, attention, model.Heads, cache.SourceLength);
+    }
+
+    /// <summary>True when the client asked for raw float32 rather than JSON.</summary>
+    public static bool WantsRawFloat32(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        bool binary = false, json = false;
+        foreach (var type in accept)
+        {
+            if (type.Quality is 0) continue;
+            if (type.MediaType.Equals(RequestBody.OctetStream, StringComparison.OrdinalIgnoreCase)) binary = true;
+            else if (type.MediaType.Equals(RequestBody.Json, StringComparison.OrdinalIgnoreCase)) json = true;
+        }
+        return binary && !json;
+    }
+}

@@ -1,0 +1,30 @@
+using CrossAttention.Api.Models;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace CrossAttention.Api.Features.Health;
+
+/// <summary>/health/live answers while the process runs; /health/ready once every model folder has been loaded.</summary>
+public static class HealthEndpoints
+{
+    public const string ReadyTag = "ready";
+
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
+    {
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).WithTags("Health");
+        app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains(ReadyTag) }).WithTags("Health");
+        return app;
+    }
+}
+
+/// <summary>Ready when model loading has finished; degraded (still serving) when some model folder failed.</summary>
+public sealed class ModelsLoadedHealthCheck(ModelCatalog catalog) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!catalog.IsReady) return Task.FromResult(HealthCheckResult.Unhealthy("Models are still loading."));
+        if (catalog.Failures.Count > 0)
+            return Task.FromResult(HealthCheckResult.Degraded(
+                "Some model folders failed to load: " + string.Join("; ", catalog.Failures.Select(f => $"{f.Key}: {f.Value}"))));
+        return Task.FromResult(HealthCheckResult.Healthy($"{catalog.All.Count()} models loaded."));
+    }
+}

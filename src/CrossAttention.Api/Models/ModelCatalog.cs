@@ -1,0 +1,41 @@
+using System.Collections.Concurrent;
+using CrossAttention.Api.Options;
+using CrossAttention.Core.Models;
+using Microsoft.Extensions.Options;
+
+namespace CrossAttention.Api.Models;
+
+/// <summary>
+/// Every model the service serves, by name: the demo model at once, then each subfolder of ModelsDirectory as it loads.
+/// </summary>
+public sealed class ModelCatalog
+{
+    private readonly ConcurrentDictionary<string, CrossAttentionModel> _models = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _failures = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ModelCatalog(IOptions<CrossAttentionOptions> options)
+    {
+        var demo = options.Value.Demo;
+        if (demo.Enabled) Add(DemoModel.Create(demo.Layers, demo.DModel, demo.Heads));
+    }
+
+    /// <summary>True once every configured model folder has been tried.</summary>
+    public bool IsReady => _ready.Task.IsCompleted;
+
+    /// <summary>Completes once every configured model folder has been tried.</summary>
+    public Task WhenReady => _ready.Task;
+
+    /// <summary>Folders that failed to load, with the reason.</summary>
+    public IReadOnlyDictionary<string, string> Failures => _failures;
+
+    public IEnumerable<CrossAttentionModel> All => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
+
+    public bool TryGet(string name, out CrossAttentionModel model) => _models.TryGetValue(name, out model!);
+
+    internal void Add(CrossAttentionModel model) => _models[model.Name] = model;
+
+    internal void AddFailure(string folder, string reason) => _failures[folder] = reason;
+
+    internal void MarkReady() => _ready.TrySetResult();
+}

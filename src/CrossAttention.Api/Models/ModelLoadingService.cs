@@ -1,0 +1,53 @@
+using CrossAttention.Api.Options;
+using CrossAttention.Core.Models;
+using Microsoft.Extensions.Options;
+
+namespace CrossAttention.Api.Models;
+
+/// <summary>
+/// Loads each subfolder of ModelsDirectory in the background, so liveness answers while large checkpoints load;
+/// readiness waits for it. A folder that fails is logged and reported, and the others still load.
+/// </summary>
+public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<CrossAttentionOptions> options,
+    ILogger<ModelLoadingService> logger) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() =>
+    {
+        try
+        {
+            string? directory = options.Value.ModelsDirectory;
+            if (string.IsNullOrWhiteSpace(directory)) return;
+            foreach (string folder in Directory.EnumerateDirectories(directory).Order(StringComparer.Ordinal))
+            {
+                stoppingToken.ThrowIfCancellationRequested();
+                string name = Path.GetFileName(folder);
+                try
+                {
+                    var model = ModelLoader.Load(folder, name);
+                    catalog.Add(model);
+                    LogLoaded(name, model.Family, model.Layers.Count, model.Heads, model.HeadDim);
+                }
+                catch (ModelLoadException e)
+                {
+                    catalog.AddFailure(name, e.Message);
+                    LogFailed(e, name);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            catalog.AddFailure(options.Value.ModelsDirectory!, e.Message);
+            LogFailed(e, options.Value.ModelsDirectory!);
+        }
+        finally
+        {
+            catalog.MarkReady();
+        }
+    }, stoppingToken);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Name} ({Family}, {Layers} layers, {Heads} heads of {HeadDim})")]
+    private partial void LogLoaded(string name, string family, int layers, int heads, int headDim);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model folder {Name} was not loaded")]
+    private partial void LogFailed(Exception exception, string name);
+}

@@ -1,0 +1,47 @@
+namespace CrossAttention.Api.Options;
+
+/// <summary>The service's settings: section <c>CrossAttention</c> of appsettings.json (env <c>CrossAttention__…</c>).</summary>
+public sealed class CrossAttentionOptions
+{
+    public const string SectionName = "CrossAttention";
+
+    /// <summary>Each subfolder is a model named after the folder; null or empty serves the demo model only.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    public CacheOptions Cache { get; set; } = new();
+    public LimitsOptions Limits { get; set; } = new();
+    public DemoOptions Demo { get; set; } = new();
+}
+
+public sealed class CacheOptions
+{
+    /// <summary>Total K/V bytes all sessions may hold; an encode that would exceed it is refused with 507.</summary>
+    public long SizeLimitBytes { get; set; } = 1L << 30;
+
+    /// <summary>Sliding time-to-live of a session when the encode request names none.</summary>
+    public int DefaultTtlSeconds { get; set; } = 600;
+
+    /// <summary>A session never outlives this many seconds after its creation, however often it is used.</summary>
+    public int MaxTtlSeconds { get; set; } = 3600;
+}
+
+public sealed class LimitsOptions
+{
+    /// <summary>Most source positions (m) one encode or attention request may send.</summary>
+    public int MaxSourceLength { get; set; } = 4096;
+
+    /// <summary>Most query rows (n) one decode step or attention request may send.</summary>
+    public int MaxQueries { get; set; } = 256;
+
+    /// <summary>Largest request body, in bytes; larger bodies get 413.</summary>
+    public long MaxRequestBytes { get; set; } = 32L << 20;
+}
+
+/// <summary>The built-in model with seeded weights, served as <c>demo</c>.</summary>
+public sealed class DemoOptions
+{
+    public bool Enabled { get; set; } = true;
+    public int Layers { get; set; } = 2;
+    public int DModel { get; set; } = 64;
+    public int Heads { get; set; } = 4;
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Options;
+
+namespace CrossAttention.Api.Options;
+
+/// <summary>Checks the settings at start-up; each message names the configuration key at fault.</summary>
+public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAttentionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CrossAttentionOptions options)
+    {
+        const string S = CrossAttentionOptions.SectionName;
+        var failures = new List<string>();
+        void Require(bool ok, string key, string message)
+        {
+            if (!ok) failures.Add($"{S}:{key} {message}");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.ModelsDirectory))
+            Require(Directory.Exists(options.ModelsDirectory), "ModelsDirectory", $"'{options.ModelsDirectory}' is not an existing directory.");
+        Require(options.Cache.SizeLimitBytes > 0, "Cache:SizeLimitBytes", "must be greater than 0.");
+        Require(options.Cache.DefaultTtlSeconds > 0, "Cache:DefaultTtlSeconds", "must be greater than 0.");
+        Require(options.Cache.MaxTtlSeconds > 0, "Cache:MaxTtlSeconds", "must be greater than 0.");
+        Require(options.Cache.DefaultTtlSeconds <= options.Cache.MaxTtlSeconds, "Cache:DefaultTtlSeconds",
+            $"({options.Cache.DefaultTtlSeconds}) must not exceed Cache:MaxTtlSeconds ({options.Cache.MaxTtlSeconds}).");
+        Require(options.Limits.MaxSourceLength > 0, "Limits:MaxSourceLength", "must be greater than 0.");
+        Require(options.Limits.MaxQueries > 0, "Limits:MaxQueries", "must be greater than 0.");
+        Require(options.Limits.MaxRequestBytes >= 1024, "Limits:MaxRequestBytes", "must be at least 1024.");
+        Require(options.Limits.MaxRequestBytes <= int.MaxValue, "Limits:MaxRequestBytes", $"must be at most {int.MaxValue}.");
+        if (options.Demo.Enabled)
+        {
+            Require(options.Demo.Layers is >= 1 and <= 128, "Demo:Layers", "must be between 1 and 128.");
+            Require(options.Demo.Heads is >= 1 and <= 256, "Demo:Heads", "must be between 1 and 256.");
+            Require(options.Demo.DModel is >= 1 and <= 16384, "Demo:DModel", "must be between 1 and 16384.");
+            Require(options.Demo.Heads < 1 || options.Demo.DModel % options.Demo.Heads == 0, "Demo:DModel",
+                $"({options.Demo.DModel}) must be a multiple of Demo:Heads ({options.Demo.Heads}).");
+        }
+        else
+        {
+            Require(!string.IsNullOrWhiteSpace(options.ModelsDirectory), "Demo:Enabled",
+                "is false and no ModelsDirectory is set: the service would have no model.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,84 @@
+using CrossAttention.Api.Options;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace CrossAttention.Api.Sessions;
+
+/// <summary>
+/// Sessions in a dedicated <see cref="MemoryCache"/> whose size unit is the byte: entry Size = the session's K/V bytes,
+/// SizeLimit = Cache:SizeLimitBytes. Sessions are never evicted to make room for others (losing a client's K/V
+/// mid-generation is worse than refusing a new one); they end on delete, sliding TTL or maximum lifetime.
+/// </summary>
+public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
+{
+    private readonly MemoryCache _cache;
+    private readonly TimeProvider _time;
+    private readonly long _limit;
+
+    public MemoryCacheSessionStore(IOptions<CrossAttentionOptions> options, TimeProvider time)
+    {
+        _time = time;
+        _limit = options.Value.Cache.SizeLimitBytes;
+        _cache = new MemoryCache(new MemoryCacheOptions
+        {
+            SizeLimit = _limit,
+            TrackStatistics = true,
+            Clock = new TimeProviderClock(time),
+            ExpirationScanFrequency = TimeSpan.FromSeconds(1),
+        });
+    }
+
+    public SessionStoreUsage Usage =>
+        new(_cache.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0, _limit, _cache.Count);
+
+    public ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken)
+    {
+        if (session.KvBytes > _limit) return ValueTask.FromResult(SessionAddResult.InsufficientStorage);
+        if (TrySet(session)) return ValueTask.FromResult(SessionAddResult.Stored);
+        // Expired sessions still count towards the size until the cache scans them out: drop them and try once more.
+        _cache.Compact(0);
+        return ValueTask.FromResult(TrySet(session) ? SessionAddResult.Stored : SessionAddResult.InsufficientStorage);
+    }
+
+    public ValueTask<SessionEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!_cache.TryGetValue(id, out SessionEntry? session) || session is null) return ValueTask.FromResult<SessionEntry?>(null);
+        var now = _time.GetUtcNow();
+        if (now >= session.ExpiresAt) // the cache checks lazily; the session's own clock is the contract
+        {
+            _cache.Remove(id);
+            return ValueTask.FromResult<SessionEntry?>(null);
+        }
+        session.Touch(now);
+        return ValueTask.FromResult<SessionEntry?>(session);
+    }
+
+    public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        bool existed = _cache.TryGetValue(id, out SessionEntry? session) && session is not null && _time.GetUtcNow() < session.ExpiresAt;
+        _cache.Remove(id);
+        return ValueTask.FromResult(existed);
+    }
+
+    public void Dispose() => _cache.Dispose();
+
+    private bool TrySet(SessionEntry session)
+    {
+        var entryOptions = new MemoryCacheEntryOptions
+        {
+            Size = session.KvBytes,
+            SlidingExpiration = session.SlidingTtl,
+            AbsoluteExpiration = session.AbsoluteExpiry,
+            Priority = CacheItemPriority.NeverRemove,
+        };
+        _cache.Set(session.Id, session, entryOptions);
+        // IMemoryCache silently drops an entry that does not fit: only a read-back tells.
+        return _cache.TryGetValue(session.Id, out SessionEntry? stored) && ReferenceEquals(stored, session);
+    }
+}
+
+/// <summary>Lets the cache's expiry follow the injected <see cref="TimeProvider"/> (tests move time by hand).</summary>
+internal sealed class TimeProviderClock(TimeProvider time) : Microsoft.Extensions.Internal.ISystemClock
+{
+    public DateTimeOffset UtcNow => time.GetUtcNow();
+}

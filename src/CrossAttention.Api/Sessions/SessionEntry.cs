@@ -1,0 +1,51 @@
+using CrossAttention.Core.Engine;
+
+namespace CrossAttention.Api.Sessions;
+
+/// <summary>One client's encoded source and its lifetime; what the session store keeps.</summary>
+public sealed class SessionEntry
+{
+    private long _lastUsedTicks;
+
+    public SessionEntry(string id, string modelName, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
+        TimeSpan maxLifetime)
+    {
+        Id = id;
+        ModelName = modelName;
+        Encoded = encoded;
+        CreatedAt = createdAt;
+        SlidingTtl = slidingTtl;
+        AbsoluteExpiry = createdAt + maxLifetime;
+        _lastUsedTicks = createdAt.UtcTicks;
+    }
+
+    public string Id { get; }
+    public string ModelName { get; }
+    public EncodedSource Encoded { get; }
+    public DateTimeOffset CreatedAt { get; }
+    public TimeSpan SlidingTtl { get; }
+    public DateTimeOffset AbsoluteExpiry { get; }
+    public long KvBytes => Encoded.Bytes;
+
+    /// <summary>When the session ends unless used again: the sliding TTL from its last use, capped by its maximum lifetime.</summary>
+    public DateTimeOffset ExpiresAt
+    {
+        get
+        {
+            var sliding = new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero) + SlidingTtl;
+            return sliding < AbsoluteExpiry ? sliding : AbsoluteExpiry;
+        }
+    }
+
+    internal void Touch(DateTimeOffset now)
+    {
+        long ticks = now.UtcTicks;
+        long seen = Interlocked.Read(ref _lastUsedTicks);
+        while (ticks > seen)
+        {
+            long previous = Interlocked.CompareExchange(ref _lastUsedTicks, ticks, seen);
+            if (previous == seen) break;
+            seen = previous;
+        }
+    }
+}
