@@ -20,7 +20,7 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Cache.DefaultTtlSeconds > 0, "Cache:DefaultTtlSeconds", "must be greater than 0.");
         Require(options.Cache.MaxTtlSeconds > 0, "Cache:MaxTtlSeconds", "must be greater than 0.");
         Require(options.Cache.DefaultTtlSeconds <= options.Cache.MaxTtlSeconds, "Cache:DefaultTtlSeconds",
-            $"({options.Cache.DefaultTtlSeconds}) must not exceed Cache:MaxTtlSeconds ({options.Cache.MaxTtlSeconds}).");
+            $"({options.Cache.DefaultTtlSeconds}) must not exceed {S}:Cache:MaxTtlSeconds ({options.Cache.MaxTtlSeconds}).");
         Require(options.Limits.MaxSourceLength > 0, "Limits:MaxSourceLength", "must be greater than 0.");
         Require(options.Limits.MaxQueries > 0, "Limits:MaxQueries", "must be greater than 0.");
         Require(options.Limits.MaxRequestBytes >= 1024, "Limits:MaxRequestBytes", "must be at least 1024.");
@@ -31,7 +31,7 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
             Require(options.Demo.Heads is >= 1 and <= 256, "Demo:Heads", "must be between 1 and 256.");
             Require(options.Demo.DModel is >= 1 and <= 16384, "Demo:DModel", "must be between 1 and 16384.");
             Require(options.Demo.Heads < 1 || options.Demo.DModel % options.Demo.Heads == 0, "Demo:DModel",
-                $"({options.Demo.DModel}) must be a multiple of Demo:Heads ({options.Demo.Heads}).");
+                $"({options.Demo.DModel}) must be a multiple of {S}:Demo:Heads ({options.Demo.Heads}).");
         }
         else
         {

@@ -1,0 +1,61 @@
+using System.Net;
+using CrossAttention.Api.Tests.Support;
+using CrossAttention.Api.Infrastructure;
+using CrossAttention.Api.Options;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CrossAttention.Api.Tests;
+
+public class HostingTests
+{
+    [Fact]
+    public async Task HealthEndpointsAnswer()
+    {
+        await using var factory = new ApiFactory();
+        var client = factory.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+        await factory.Services.GetRequiredService<CrossAttention.Api.Models.ModelCatalog>().WhenReady;
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("CrossAttention:Cache:SizeLimitBytes", "0")]
+    [InlineData("CrossAttention:Cache:DefaultTtlSeconds", "-5")]
+    [InlineData("CrossAttention:Limits:MaxQueries", "0")]
+    [InlineData("CrossAttention:Demo:Heads", "5")]
+    [InlineData("CrossAttention:ModelsDirectory", "/no/such/directory")]
+    public void InvalidSettingsAreRejectedNamingTheKey(string key, string value)
+    {
+        // The same registration the app makes (ValidateOnStart runs this validation before the server starts).
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
+        services.AddCrossAttention();
+        using var provider = services.BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<CrossAttentionOptions>>().Value);
+        Assert.Contains(key, error.Message);
+    }
+
+    [Fact]
+    public void DefaultSettingsAreValid()
+    {
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(new ConfigurationBuilder().Build()).AddLogging();
+        services.AddCrossAttention();
+        using var provider = services.BuildServiceProvider();
+        Assert.True(provider.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Demo.Enabled);
+    }
+
+    [Fact]
+    public async Task DemoModelSizeIsConfigurable()
+    {
+        await using var factory = new ApiFactory();
+        factory.Settings["CrossAttention:Demo:Layers"] = "6";
+        factory.Settings["CrossAttention:Demo:DModel"] = "512";
+        factory.Settings["CrossAttention:Demo:Heads"] = "8";
+        var demo = await (await factory.CreateClient().GetAsync("/models/demo")).ReadObjectAsync();
+        Assert.Equal(6, demo["layers"]!.GetValue<int>());
+        Assert.Equal(512, demo["queryDim"]!.GetValue<int>());
+        Assert.Equal(64, demo["headDim"]!.GetValue<int>());
+    }
+}

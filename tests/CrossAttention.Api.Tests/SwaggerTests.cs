@@ -1,0 +1,86 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using CrossAttention.Api.Tests.Support;
+
+namespace CrossAttention.Api.Tests;
+
+/// <summary>The OpenAPI document lists every endpoint, and its examples work as shown ("Try it out").</summary>
+public class SwaggerTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private readonly HttpClient _client = factory.CreateClient();
+
+    private async Task<JsonObject> DocumentAsync()
+    {
+        var response = await _client.GetAsync("/swagger/v1/swagger.json");
+        response.EnsureSuccessStatusCode();
+        return await response.ReadObjectAsync();
+    }
+
+    [Fact]
+    public async Task SwaggerUiIsServed()
+    {
+        var response = await _client.GetAsync("/swagger/index.html");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("swagger-ui", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("/models", "get")]
+    [InlineData("/models/{name}", "get")]
+    [InlineData("/encode", "post")]
+    [InlineData("/decode-step", "post")]
+    [InlineData("/sessions/{id}/decode-step", "post")]
+    [InlineData("/sessions/{id}", "get")]
+    [InlineData("/sessions/{id}", "delete")]
+    [InlineData("/attention", "post")]
+    public async Task EveryEndpointIsDocumentedWithSummaryAndErrors(string path, string method)
+    {
+        var operation = (await DocumentAsync())["paths"]![path]![method]!.AsObject();
+        Assert.False(string.IsNullOrWhiteSpace(operation["summary"]?.GetValue<string>()));
+        if (path != "/models")
+            Assert.Contains(operation["responses"]!.AsObject(), r => r.Key.StartsWith('4'));
+    }
+
+    [Theory]
+    [InlineData("/encode", HttpStatusCode.Created)]
+    [InlineData("/decode-step", HttpStatusCode.OK)]
+    [InlineData("/sessions/{id}/decode-step", HttpStatusCode.OK)]
+    [InlineData("/attention", HttpStatusCode.OK)]
+    public async Task RequestExamplesSucceedAsShown(string path, HttpStatusCode expected)
+    {
+        var operation = (await DocumentAsync())["paths"]![path]!["post"]!;
+        var example = operation["requestBody"]!["content"]!["application/json"]!["example"]!;
+        string url = path.Replace("{id}", PathExample(operation));
+        var response = await _client.PostAsync(url, Json.Raw(example.ToJsonString()));
+        Assert.True(expected == response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task PathExamplesNameALiveSession()
+    {
+        var operation = (await DocumentAsync())["paths"]!["/sessions/{id}"]!["get"]!;
+        var response = await _client.GetAsync($"/sessions/{PathExample(operation)}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ExampleSessionIsRecreatedAfterItIsDeleted()
+    {
+        var doc = await DocumentAsync();
+        string id = PathExample(doc["paths"]!["/sessions/{id}"]!["delete"]!);
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/sessions/{id}")).StatusCode);
+        var next = PathExample((await DocumentAsync())["paths"]!["/sessions/{id}"]!["get"]!);
+        Assert.NotEqual(id, next);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/sessions/{next}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task RawBodiesAreDocumentedAsBinary()
+    {
+        var content = (await DocumentAsync())["paths"]!["/encode"]!["post"]!["requestBody"]!["content"]!;
+        Assert.Equal("binary", content["application/octet-stream"]!["schema"]!["format"]!.GetValue<string>());
+    }
+
+    private static string PathExample(JsonNode operation) =>
+        operation["parameters"]?.AsArray().FirstOrDefault(p => p!["name"]!.GetValue<string>() == "id")?["example"]?.GetValue<string>() ?? "";
+}
