@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# HTTP throughput of decode steps over loopback: the demo model at whisper-base size (6 layers, d 512, 8 heads),
+# one session of m = 1500, 16 connections, binary and JSON bodies. Prints one JSON object on stdout.
+#   bash benchmarks/http/run.sh [--duration 10] [--connections 16] [--threads 1]
+# Needs wrk (apt-get install -y wrk) and python3 (to write the request bodies).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+duration=10 connections=16 threads=1 port=5180
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+dotnet build -c Release src/CrossAttention.Api >&2
+CrossAttention__Demo__Layers=6 CrossAttention__Demo__DModel=512 CrossAttention__Demo__Heads=8 \
+CrossAttention__Limits__MaxSourceLength=4096 ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
+  dotnet src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll --urls "http://127.0.0.1:$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 150); do
+  curl -sf "$base/health/ready" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+python3 - "$work" <<'PY'
+import json, random, struct, sys
+work = sys.argv[1]
+rnd = random.Random(20261128)
+source = [rnd.gauss(0, 1) for _ in range(1500 * 512)]
+query = [rnd.gauss(0, 1) for _ in range(512)]
+open(f"{work}/source.f32", "wb").write(struct.pack(f"<{len(source)}f", *source))
+open(f"{work}/query.f32", "wb").write(struct.pack(f"<{len(query)}f", *query))
+open(f"{work}/query.json", "w").write(json.dumps({"layer": 0, "queries": [query]}))
+PY
+
+session=$(curl -sf -X POST "$base/encode?model=demo&rows=1500" -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$work/source.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')
+
+run_wrk() { # mode body-file
+  SESSION_ID=$session MODE=$1 BODY_FILE=$2 wrk -t"$threads" -c"$connections" -d"${duration}s" --latency \
+    -s benchmarks/http/decode-step.lua "$base" 2>&1
+}
+# Warm-up (JIT, tiered compilation), then the measured runs.
+SESSION_ID=$session MODE=binary BODY_FILE=$work/query.f32 wrk -t1 -c4 -d3s -s benchmarks/http/decode-step.lua "$base" >/dev/null 2>&1
+SESSION_ID=$session MODE=json BODY_FILE=$work/query.json wrk -t1 -c4 -d3s -s benchmarks/http/decode-step.lua "$base" >/dev/null 2>&1
+run_wrk binary "$work/query.f32" >"$work/binary.txt"
+run_wrk json "$work/query.json" >"$work/json.txt"
+cat "$work/binary.txt" "$work/json.txt" >&2
+
+python3 - "$work" "$connections" "$duration" <<'PY'
+import json, re, sys
+work, connections, duration = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def to_us(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return round(float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit], 1)
+def parse(path):
+    text = open(path).read()
+    out = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
+    for pct in ("50", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M)
+        out[f"p{pct}_us"] = to_us(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    out["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", text)
+    out["socket_errors"] = m.group(1).strip() if m else "none"
+    return out
+print(json.dumps({"binary": parse(f"{work}/binary.txt"), "json": parse(f"{work}/json.txt"),
+                  "_meta": {"connections": connections, "duration_s": duration,
+                            "model": "demo 6 layers, d 512, 8 heads (whisper-base size)", "m": 1500, "n": 1, "layer": 0}}, indent=2))
+PY
