@@ -73,7 +73,7 @@ public static class AnchorMode
         var total = Stopwatch.StartNew();
         string cpu = CpuModel();
         Console.Error.WriteLine($"anchor: CrossAttention.Core, variant={options.Variant}, MaxThreads={options.MaxThreads}, " +
-                                $"cores={Environment.ProcessorCount}, .NET {Environment.Version}, cpu=\"{cpu}\"");
+                                $"cores={Environment.ProcessorCount}, .NET {Environment.Version}, cpu=\"{cpu}\", loadavg {LoadAverage()}");
 
         var meta = new JsonObject
         {
@@ -88,6 +88,8 @@ public static class AnchorMode
             ["utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             ["iters_mode"] = fixedIters is int fixedCount ? $"fixed {fixedCount}" : "adaptive (~2 s per workload)",
             ["units"] = "us per iteration; GFLOP/s and GB/s use 1e9 and the median time",
+            // Other processes on the same cores skew every number; the load average says how much to trust a run.
+            ["loadavg_start"] = LoadAverage(),
         };
 
         bool ok = true;
@@ -125,6 +127,7 @@ public static class AnchorMode
             Console.Error.WriteLine($"  {w.Name,-28} median {stats.MedianUs,12:F1} us  ({stats.Iters} iters)");
         }
         meta["total_seconds"] = Round(total.Elapsed.TotalSeconds);
+        meta["loadavg_end"] = LoadAverage();
         PrintTable(rows, threads);
 
         var output = new JsonObject { ["_meta"] = meta };
@@ -163,6 +166,18 @@ public static class AnchorMode
             Console.Error.WriteLine($"{w.Name,-28} {s.MedianUs,12:F1} {s.P10Us,12:F1} {s.P90Us,12:F1} {gflops,9:F1} {gbps,8:F1} {s.Iters,7}  {w.BytesMeaning}");
         }
         Console.Error.WriteLine();
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages, or "unknown" off Linux.</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return "unknown";
     }
 
     private static string CpuModel()
