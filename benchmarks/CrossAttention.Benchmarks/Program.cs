@@ -1,1 +1,21 @@
-﻿Console.WriteLine("Hello, World!");
+using BenchmarkDotNet.Running;
+
+namespace CrossAttention.Benchmarks;
+
+/// <summary>
+/// dotnet run -c Release --project benchmarks/CrossAttention.Benchmarks -- anchor [--threads N] [--only A,B] [--iters N] [--list] [--no-check]
+///     times the libtorch anchor's workloads on our engine: JSON on stdout, table and self-check on stderr
+/// dotnet run -c Release --project benchmarks/CrossAttention.Benchmarks -- compare OURS.json LIBTORCH.json
+///     markdown table of speed-ups against the targets
+/// anything else goes to BenchmarkDotNet, e.g. -- --filter '*'
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "anchor") return AnchorMode.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "compare") return CompareMode.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}

@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CrossAttention.Core.Engine;
+using CrossAttention.Core.Kernels;
+
+namespace CrossAttention.Benchmarks;
+
+/// <summary>
+/// `anchor` mode: times the libtorch anchor's workloads on our engine and prints the same JSON shape on stdout
+/// (workload -> median_us, p10_us, p90_us, gflops, gbps, threads, iters, ...; "_meta" for the run), a table on stderr.
+/// </summary>
+public static class AnchorMode
+{
+    public const string Usage =
+        "usage: anchor [--threads N] [--only NAME[,NAME]] [--iters N] [--list] [--no-check]\n" +
+        "  --threads N   ComputeOptions.MaxThreads (default 2)\n" +
+        "  --only A,B    run only these workloads (see --list)\n" +
+        "  --iters N     fixed number of timed calls per workload (default: adaptive, ~2 s each)\n" +
+        "  --no-check    skip the numerical self-check";
+
+    public static int Run(string[] args)
+    {
+        int threads = 2;
+        int? fixedIters = null;
+        HashSet<string>? only = null;
+        bool list = false, check = true;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string? Value() => i + 1 < args.Length ? args[++i] : null;
+            int? PositiveInt() =>
+                int.TryParse(Value(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 1 ? v : null;
+            switch (args[i])
+            {
+                case "--threads":
+                    if (PositiveInt() is not int t) return Fail("--threads needs an integer >= 1");
+                    threads = t;
+                    break;
+                case "--iters":
+                    if (PositiveInt() is not int n) return Fail("--iters needs an integer >= 1");
+                    fixedIters = n;
+                    break;
+                case "--only":
+                    if (Value() is not string names) return Fail("--only needs NAME[,NAME]");
+                    only = [.. names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                    break;
+                case "--list": list = true; break;
+                case "--no-check": check = false; break;
+                case "-h":
+                case "--help":
+                    Console.Error.WriteLine(Usage);
+                    return 0;
+                default:
+                    return Fail($"unknown argument '{args[i]}'");
+            }
+        }
+
+        IReadOnlyList<AnchorWorkload> workloads = AnchorWorkloads.All;
+        if (list)
+        {
+            foreach (var w in workloads) Console.Error.WriteLine($"{w.Name,-28} {w.Kind}");
+            return 0;
+        }
+        if (only != null)
+        {
+            var unknown = only.Where(name => workloads.All(w => w.Name != name)).ToList();
+            if (unknown.Count > 0) return Fail($"unknown workload(s): {string.Join(", ", unknown)} (see --list)");
+            workloads = workloads.Where(w => only.Contains(w.Name)).ToList();
+        }
+
+        var options = ComputeOptions.Parallel(threads);
+        var total = Stopwatch.StartNew();
+        string cpu = CpuModel();
+        Console.Error.WriteLine($"anchor: CrossAttention.Core, variant={options.Variant}, MaxThreads={options.MaxThreads}, " +
+                                $"cores={Environment.ProcessorCount}, .NET {Environment.Version}, cpu=\"{cpu}\", loadavg {LoadAverage()}");
+
+        var meta = new JsonObject
+        {
+            ["engine"] = "CrossAttention.Core",
+            ["variant"] = options.Variant.ToString(),
+            ["supported_variants"] = string.Join(",", KernelVariants.Supported),
+            ["threads"] = threads,
+            ["cpu"] = cpu,
+            ["logical_cpus"] = Environment.ProcessorCount,
+            ["dotnet"] = Environment.Version.ToString(),
+            ["server_gc"] = System.Runtime.GCSettings.IsServerGC,
+            ["utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            ["iters_mode"] = fixedIters is int fixedCount ? $"fixed {fixedCount}" : "adaptive (~2 s per workload)",
+            ["units"] = "us per iteration; GFLOP/s and GB/s use 1e9 and the median time",
+            // Other processes on the same cores skew every number; the load average says how much to trust a run.
+            ["loadavg_start"] = LoadAverage(),
+        };
+
+        bool ok = true;
+        if (check)
+        {
+            ok = AnchorSelfCheck.Run(options);
+            meta["self_check"] = ok ? "PASS" : "FAIL";
+        }
+
+        var results = new JsonObject();
+        var rows = new List<(AnchorWorkload Workload, AnchorStats Stats)>();
+        foreach (var w in workloads)
+        {
+            AnchorStats stats = AnchorTimer.Measure(w.Setup(options), fixedIters);
+            // Drop this workload's data before the next one is built, as the anchor does.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            rows.Add((w, stats));
+            var entry = new JsonObject
+            {
+                ["median_us"] = Round(stats.MedianUs),
+                ["p10_us"] = Round(stats.P10Us),
+                ["p90_us"] = Round(stats.P90Us),
+                ["gflops"] = Round(w.Flops / (stats.MedianUs * 1e3)),
+                ["gbps"] = Round(w.Bytes / (stats.MedianUs * 1e3)),
+                ["threads"] = threads,
+                ["iters"] = stats.Iters,
+                ["flops"] = w.Flops,
+                ["bytes"] = w.Bytes,
+                ["bytes_meaning"] = w.BytesMeaning,
+                ["kind"] = w.Kind,
+            };
+            if (w.Note != null) entry["note"] = w.Note;
+            results[w.Name] = entry;
+            Console.Error.WriteLine($"  {w.Name,-28} median {stats.MedianUs,12:F1} us  ({stats.Iters} iters)");
+        }
+        meta["total_seconds"] = Round(total.Elapsed.TotalSeconds);
+        meta["loadavg_end"] = LoadAverage();
+        PrintTable(rows, threads);
+
+        var output = new JsonObject { ["_meta"] = meta };
+        foreach (var (name, value) in results.ToList())
+        {
+            results.Remove(name);
+            output[name] = value;
+        }
+        Console.WriteLine(output.ToJsonString(new JsonSerializerOptions
+        {
+            WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }));
+        Console.Error.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s; self-check {(check ? (ok ? "PASS" : "FAIL") : "skipped")}");
+        return ok ? 0 : 1;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"{message}\n{Usage}");
+        return 2;
+    }
+
+    private static double Round(double v) => double.IsFinite(v) ? Math.Round(v, v >= 100 ? 1 : 3) : 0;
+
+    private static void PrintTable(List<(AnchorWorkload Workload, AnchorStats Stats)> rows, int threads)
+    {
+        Console.Error.WriteLine();
+        Console.Error.WriteLine($"threads={threads}");
+        Console.Error.WriteLine($"{"workload",-28} {"median_us",12} {"p10_us",12} {"p90_us",12} {"GFLOP/s",9} {"GB/s",8} {"iters",7}  bytes counted");
+        Console.Error.WriteLine(new string('-', 120));
+        foreach (var (w, s) in rows)
+        {
+            double gflops = w.Flops / (s.MedianUs * 1e3);
+            double gbps = w.Bytes / (s.MedianUs * 1e3);
+            Console.Error.WriteLine($"{w.Name,-28} {s.MedianUs,12:F1} {s.P10Us,12:F1} {s.P90Us,12:F1} {gflops,9:F1} {gbps,8:F1} {s.Iters,7}  {w.BytesMeaning}");
+        }
+        Console.Error.WriteLine();
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages, or "unknown" off Linux.</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return "unknown";
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal)) return line.Split(':', 2)[1].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return "unknown";
+    }
+}
