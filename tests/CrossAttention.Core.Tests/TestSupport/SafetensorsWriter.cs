@@ -39,6 +39,14 @@ internal sealed class SafetensorsWriter
     public SafetensorsWriter AddInt64(string name, long[] values, long[] shape) =>
         Add(name, "I64", shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
+    /// <summary>A writer holding just the tensors <paramref name="keep"/> selects: one shard of a sharded checkpoint.</summary>
+    public SafetensorsWriter Subset(Func<string, bool> keep)
+    {
+        var subset = new SafetensorsWriter();
+        subset._tensors.AddRange(_tensors.Where(t => keep(t.Name)));
+        return subset;
+    }
+
     public bool Remove(string name) => _tensors.RemoveAll(t => t.Name == name) > 0;
 
     /// <summary>The header JSON this writer would write (before padding).</summary>
