@@ -132,7 +132,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
         int elementSize = SafetensorsDType.ElementSize(info.DType);
         ForEachChunk(info, elementSize, (bytes, start, count) =>
             SafetensorsConvert.ToSingle(info.DType, bytes, result.AsSpan(start, count)));
-        if (requireFinite && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(result))
+        // IsFiniteAll answers false for an empty span; an empty tensor holds nothing non-finite.
+        if (requireFinite && result.Length > 0 && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(result))
         {
             int index = Array.FindIndex(result, v => !float.IsFinite(v));
             throw Error(tensor, $"holds a non-finite value ({result[index]}) at flat index {index}");
