@@ -316,6 +316,14 @@ public class LoaderBadFileTests
     }
 
     [Fact]
+    public void FolderWithOnlyPickledWeightsSaysSo()
+    {
+        using var folder = BartFolder();
+        File.Move(folder.File(Checkpoint), folder.File("pytorch_model.bin"));
+        AssertLoadFails(folder.Path, Checkpoint, "not found", "save them as safetensors");
+    }
+
+    [Fact]
     public void FolderThatDoesNotExistIsALoadError()
     {
         using var folder = new TempFolder();

@@ -46,7 +46,11 @@ public sealed class SafetensorsCheckpoint : IDisposable
         if (File.Exists(single)) return Open(single);
         string index = Path.Combine(folder, IndexFileName);
         if (File.Exists(index)) return Open(index);
-        throw new ModelLoadException($"{SingleFileName}: not found (nor {IndexFileName}) in '{folder}'");
+        // Pickled checkpoints can run code when read; they are not read here, only pointed out.
+        string hint = Directory.EnumerateFiles(folder, "*.bin").Any() || Directory.EnumerateFiles(folder, "*.pt").Any()
+            ? "; pickled PyTorch weights (.bin/.pt) are not read: save them as safetensors"
+            : "";
+        throw new ModelLoadException($"{SingleFileName}: not found (nor {IndexFileName}) in '{folder}'{hint}");
     }
 
     public bool Contains(string tensor) => _single?.Contains(tensor) ?? _weightMap!.ContainsKey(tensor);
