@@ -62,7 +62,7 @@ public static partial class ModelLoader
         for (int i = 0; i < layerCount; i++)
         {
             string module = root + modulePrefix(i);
-            layers[i] = ReadLayer(folder, i, checkpoint,
+            layers[i] = ReadLayer(i, checkpoint,
                 ProjectionNames.Of(module + projections[0]), ProjectionNames.Of(module + projections[1]),
                 ProjectionNames.Of(module + projections[2]), ProjectionNames.Of(module + projections[3]),
                 heads, headsSource, scale, dims);

@@ -40,7 +40,7 @@ public static partial class ModelLoader
                 ProjectionNames.Of(OptionalString(entry, key, CrossAttentionFileName) is { Length: > 0 } module
                     ? module
                     : throw new ModelLoadException($"{CrossAttentionFileName}: layers[{i}] has no '{key}' module name"));
-            layers.Add(ReadLayer(folder, i, checkpoint, Module("q"), Module("k"), Module("v"), Module("o"),
+            layers.Add(ReadLayer(i, checkpoint, Module("q"), Module("k"), Module("v"), Module("o"),
                 heads, "cross_attention.json heads", scale, dims));
         }
         return new CrossAttentionModel(name, LinearFamily, layers);

@@ -70,7 +70,7 @@ public static partial class ModelLoader
             vBias = packedBias.AsSpan(2 * embed, embed).ToArray();
         }
 
-        var layer = CreateLayer(folder, 0,
+        var layer = CreateLayer(0,
             new LinearWeights(qWeight, embed, embed, qBias),
             new LinearWeights(kWeight, embed, sourceDim, kBias),
             new LinearWeights(vWeight, embed, sourceDim, vBias),

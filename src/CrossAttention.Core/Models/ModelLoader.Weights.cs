@@ -25,7 +25,7 @@ public static partial class ModelLoader
     /// Reads one layer's four projections, checking every shape against the others and against
     /// <paramref name="dims"/> (which the first layer fills in), then builds the layer.
     /// </summary>
-    private static CrossAttentionLayer ReadLayer(string folder, int layerIndex, SafetensorsCheckpoint checkpoint,
+    private static CrossAttentionLayer ReadLayer(int layerIndex, SafetensorsCheckpoint checkpoint,
         ProjectionNames q, ProjectionNames k, ProjectionNames v, ProjectionNames o, int heads, string headsSource,
         float? scale, LayerDims dims)
     {
@@ -39,11 +39,13 @@ public static partial class ModelLoader
         dims.SourceDim = key.InFeatures;
         var value = ReadLinear(checkpoint, v, dims.Inner, dims.SourceDim);
         var output = ReadLinear(checkpoint, o, dims.QueryDim, dims.Inner);
-        return CreateLayer(folder, layerIndex, query, key, value, output, heads, scale);
+        return CreateLayer(layerIndex, query, key, value, output, heads, scale);
     }
 
-    /// <summary>The layer constructor's own checks, reported as a load failure naming the folder and layer.</summary>
-    private static CrossAttentionLayer CreateLayer(string folder, int layerIndex, LinearWeights query, LinearWeights key,
+    /// <summary>
+    /// The layer constructor's own checks, reported as a load failure naming the layer (<see cref="Load"/> adds the folder).
+    /// </summary>
+    private static CrossAttentionLayer CreateLayer(int layerIndex, LinearWeights query, LinearWeights key,
         LinearWeights value, LinearWeights output, int heads, float? scale)
     {
         try
@@ -52,7 +54,7 @@ public static partial class ModelLoader
         }
         catch (ArgumentException e)
         {
-            throw new ModelLoadException($"layer {layerIndex} of '{folder}' cannot be built: {e.Message}", e);
+            throw new ModelLoadException($"layer {layerIndex} cannot be built: {e.Message}", e);
         }
     }
 
