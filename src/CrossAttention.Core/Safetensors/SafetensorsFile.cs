@@ -99,16 +99,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
             var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             return new SafetensorsFile(path, tensors, metadata, map, view, dataStart);
         }
-        catch (ModelLoadException)
+        catch (Exception e)
         {
             map?.Dispose();
             stream.Dispose();
-            throw;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or EndOfStreamException)
-        {
-            map?.Dispose();
-            stream.Dispose();
+            if (e is ModelLoadException) throw;
             throw new ModelLoadException($"{name}: cannot read ({e.Message})", e);
         }
     }
