@@ -374,6 +374,18 @@ public class LoaderBadFileTests
     }
 
     [Theory]
+    [InlineData("{\"weight_map\": ", "not valid JSON")]
+    [InlineData("{\"metadata\": {}}", "no weight_map")]
+    [InlineData("{\"weight_map\": {\"a\": 3}}", "tensor 'a'")]
+    public void BadShardIndexIsNamed(string index, string fragment)
+    {
+        using var folder = BartFolder();
+        File.Delete(folder.File(Checkpoint));
+        folder.WriteText("model.safetensors.index.json", index);
+        AssertLoadFails(folder.Path, "model.safetensors.index.json", fragment);
+    }
+
+    [Theory]
     [InlineData("../model.safetensors")]
     [InlineData("/etc/passwd")]
     public void ShardOutsideTheFolderIsRejected(string shard)

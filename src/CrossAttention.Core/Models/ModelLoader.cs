@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossAttention.Core.Safetensors;
 
 namespace CrossAttention.Core.Models;
 
@@ -56,28 +57,8 @@ public static partial class ModelLoader
         }
     }
 
-    private static JsonDocument ReadJsonObject(string folder, string fileName)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, fileName)));
-        }
-        catch (JsonException e)
-        {
-            throw new ModelLoadException($"{fileName}: not valid JSON ({e.Message})", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException($"{fileName}: cannot read ({e.Message})", e);
-        }
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
-        {
-            document.Dispose();
-            throw new ModelLoadException($"{fileName}: not a JSON object");
-        }
-        return document;
-    }
+    private static JsonDocument ReadJsonObject(string folder, string fileName) =>
+        CheckpointJson.ReadObject(Path.Combine(folder, fileName));
 
     private static bool IsPresent(JsonElement json, string key, out JsonElement value) =>
         json.TryGetProperty(key, out value) && value.ValueKind != JsonValueKind.Null;

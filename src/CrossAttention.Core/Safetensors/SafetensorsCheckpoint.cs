@@ -92,23 +92,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
     private static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         string name = Path.GetFileName(indexPath);
-        JsonDocument document;
-        try
+        using (var document = CheckpointJson.ReadObject(indexPath))
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-        }
-        catch (JsonException e)
-        {
-            throw new ModelLoadException($"{name}: not valid JSON ({e.Message})", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException($"{name}: cannot read ({e.Message})", e);
-        }
-        using (document)
-        {
-            if (document.RootElement.ValueKind != JsonValueKind.Object ||
-                !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new ModelLoadException($"{name}: has no weight_map object");
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var entry in map.EnumerateObject())
