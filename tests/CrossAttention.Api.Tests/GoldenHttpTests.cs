@@ -1,0 +1,129 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using CrossAttention.Api.Models;
+using CrossAttention.Api.Tests.Support;
+using CrossAttention.Core.Safetensors;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CrossAttention.Api.Tests;
+
+/// <summary>
+/// The golden cases of ../shared/golden served through HTTP: their folders (as shipped) are the ModelsDirectory, the
+/// captured inputs go through /encode and /decode-step, and the answers match the libraries' float64 results.
+/// </summary>
+public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
+{
+    public sealed class Factory : ApiFactory
+    {
+        public Factory() => Settings["CrossAttention:ModelsDirectory"] = GoldenFolder.Path();
+    }
+
+    private readonly Factory _factory;
+
+    public GoldenHttpTests(Factory factory) => _factory = factory;
+
+    public static TheoryData<string> Cases() => new(GoldenFolder.CaseNames());
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task CaseMatchesTheLibraryThroughHttp(string name)
+    {
+        var client = _factory.CreateClient();
+        await _factory.Services.GetRequiredService<ModelCatalog>().WhenReady;
+        string folder = System.IO.Path.Combine(GoldenFolder.Path(), name);
+        var meta = JsonNode.Parse(File.ReadAllText(System.IO.Path.Combine(folder, "case.json")))!;
+        int layer = meta["layer"]?.GetValue<int>() ?? 0;
+        using var data = SafetensorsFile.Open(System.IO.Path.Combine(folder, "case.safetensors"));
+
+        var model = await (await client.GetAsync($"/models/{name}")).ReadObjectAsync();
+        Assert.Equal(meta["heads"]!.GetValue<int>(), model["heads"]!.GetValue<int>());
+        Assert.Equal(meta["scale"]!.GetValue<double>(), model["scale"]!.GetValue<double>(), 6);
+
+        var sourceShape = data.Info("encoder_hidden_states").Shape;   // [B, m, d_src]
+        var queryShape = data.Info("decoder_hidden_states").Shape;    // [B, n, d_q]
+        int batch = (int)sourceShape[0], m = (int)sourceShape[1], dSrc = (int)sourceShape[2];
+        int n = (int)queryShape[1], dQ = (int)queryShape[2];
+        int heads = meta["heads"]!.GetValue<int>();
+        float[] source = data.ReadSingles("encoder_hidden_states");
+        float[] queries = data.ReadSingles("decoder_hidden_states");
+        long[]? mask = data.Contains("encoder_attention_mask") ? data.ReadInt64("encoder_attention_mask") : null;
+        double[] expectedOutput = data.ReadDoubles("expected_output_f64");
+        double[] expectedAttention = data.ReadDoubles("expected_attention_f64");
+
+        for (int b = 0; b < batch; b++)
+        {
+            var encode = await client.PostAsync("/encode", Json.Body(new
+            {
+                model = name,
+                source = Rows(source, b * m * dSrc, m, dSrc),
+                sourceMask = mask?.Skip(b * m).Take(m).Select(v => (int)v).ToArray(),
+            }));
+            Assert.Equal(HttpStatusCode.Created, encode.StatusCode);
+            string id = (await encode.ReadObjectAsync())["sessionId"]!.GetValue<string>();
+
+            var step = await (await client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new
+            {
+                layer, queries = Rows(queries, b * n * dQ, n, dQ), returnAttention = true,
+            }))).ReadObjectAsync();
+            var output = Json.Matrix(step["output"]).SelectMany(r => r).ToArray();
+            var attention = Json.Tensor3(step["attention"]).SelectMany(h => h.SelectMany(r => r)).ToArray();
+            AssertClose(expectedOutput.AsSpan(b * n * dQ, n * dQ), output, 1e-4, $"{name} output, batch {b}");
+            AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, 2e-5, $"{name} attention, batch {b}");
+
+            // The library's own cached, token-by-token decoding, replayed one step at a time.
+            for (int t = 0; data.Contains($"step_{t}_query"); t++)
+            {
+                float[] query = data.ReadSingles($"step_{t}_query");
+                float[] expected = data.ReadSingles($"step_{t}_output");
+                var result = await (await client.PostAsync("/decode-step", Json.Body(new
+                {
+                    sessionId = id, layer, queries = Rows(query, b * dQ, 1, dQ),
+                }))).ReadObjectAsync();
+                AssertClose(expected.Select(v => (double)v).ToArray().AsSpan(b * dQ, dQ), Json.Matrix(result["output"])[0], 1e-4,
+                    $"{name} step {t}, batch {b}");
+            }
+        }
+    }
+
+    private static float[][] Rows(float[] values, int offset, int rows, int columns) =>
+        Enumerable.Range(0, rows).Select(r => values.AsSpan(offset + r * columns, columns).ToArray()).ToArray();
+
+    private static void AssertClose(ReadOnlySpan<double> expected, float[] actual, double tolerance, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < actual.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        Assert.True(worst <= tolerance, $"{what}: max |diff| {worst:E2} > {tolerance:E0}");
+    }
+}
+
+/// <summary>Finds ../shared/golden (or CROSSATTENTION_GOLDEN); a missing folder fails the tests, it never skips them.</summary>
+internal static class GoldenFolder
+{
+    private static readonly string[] Known = ["bart", "whisper", "torch_mha_packed"];
+
+    public static string Path()
+    {
+        string? configured = Environment.GetEnvironmentVariable("CROSSATTENTION_GOLDEN");
+        if (!string.IsNullOrWhiteSpace(configured)) return configured;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = System.IO.Path.Combine(dir.FullName, "shared", "golden");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        throw new InvalidOperationException($"No shared/golden folder above {AppContext.BaseDirectory}; set CROSSATTENTION_GOLDEN.");
+    }
+
+    public static IEnumerable<string> CaseNames()
+    {
+        try
+        {
+            return Directory.GetDirectories(Path()).Where(d => File.Exists(System.IO.Path.Combine(d, "case.json")))
+                .Select(d => System.IO.Path.GetFileName(d)!).Union(Known).Order(StringComparer.Ordinal).ToArray();
+        }
+        catch (InvalidOperationException)
+        {
+            return Known; // each case then fails, saying where it looked
+        }
+    }
+}
