@@ -23,8 +23,19 @@ public partial class SwaggerUiBrowserTests(BrowserFixture fixture) : IClassFixtu
     [InlineData("get", "/models/{name}", 200)]
     public async Task TryItOutThenExecuteSucceeds(string method, string path, int expectedStatus)
     {
-        await using var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = fixture.BaseAddress.ToString() });
-        var page = await context.NewPageAsync();
+        var page = await fixture.Context.NewPageAsync();
+        try
+        {
+            await TryItOutThenExecuteAsync(page, method, path, expectedStatus);
+        }
+        finally
+        {
+            await page.CloseAsync();
+        }
+    }
+
+    private static async Task TryItOutThenExecuteAsync(IPage page, string method, string path, int expectedStatus)
+    {
         page.SetDefaultTimeout(TimeoutMs);
         await page.GotoAsync("/swagger/index.html");
 
