@@ -5,7 +5,7 @@
 #   docker run --rm -p 8080:8080 -v "$PWD/models:/models:ro" cross-attention-api
 #
 # NUGET_SOURCE (default empty = nuget.org as usual) lets an offline build restore from a local feed mounted into the
-# build, e.g. `podman build --network none -v ~/.nuget/packages:/nuget:ro --build-arg NUGET_SOURCE=/nuget .`
+# build, e.g. `podman build --format docker --network none -v ~/.nuget/packages:/nuget:ro --build-arg NUGET_SOURCE=/nuget .`
 # (see deploy/README.md). It does not change the normal build.
 
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
