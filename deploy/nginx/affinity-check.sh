@@ -141,4 +141,23 @@ for id in "${ids[@]}"; do
     [ "$(echo "$routes" | wc -l)" = 1 ] || fail "session $id steps took different routes: $routes"
     echo "session $id steps all routed: $routes"
 done
+echo "== instance 127.0.0.1:$PORT_A stops: sessions on $PORT_B keep working through nginx, new encodes go to $PORT_B"
+kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
+for _ in $(seq 1 50); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT_A/" || break; sleep 0.1; done
+survivors=0
+for s in $(seq 1 4); do
+    curl -s -o /dev/null -D "$WORK/survivor.head" -H 'Content-Type: application/json' \
+        --data-binary @"$WORK/encode.json" "$NGINX/encode"
+    head -n 1 "$WORK/survivor.head" | grep -q ' 201' || fail "encode with one instance down: $(head -n 1 "$WORK/survivor.head")"
+    id=$(tr -d '\r' <"$WORK/survivor.head" | awk 'tolower($1)=="location:"{print $2}'); id=${id#/sessions/}
+    c=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_B/sessions/$id")
+    [ "$c" = 200 ] || fail "session $id not on the surviving instance"
+    for step in 1 2 3; do
+        c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+            --data-binary @"$WORK/step-1.json" "$NGINX/sessions/$id/decode-step")
+        [ "$c" = 200 ] || fail "session $id step $step with $PORT_A down: HTTP $c"
+    done
+    survivors=$((survivors + 1))
+done
+echo "$survivors sessions encoded with one instance down, all on 127.0.0.1:$PORT_B, 3/3 steps 200 each"
 echo "PASS"
