@@ -106,6 +106,32 @@ public class SessionsEndpointsTests(ApiFactory factory) : IClassFixture<ApiFacto
     }
 
     [Fact]
+    public async Task PutCreatesASessionUnderTheClientsIdOnce()
+    {
+        string id = "client-chosen_id-0123456789";
+        var created = await _client.PutAsync($"/sessions/{id}", Json.Body(new { model = "demo", source = Json.Rows(3, 64, 8) }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal($"/sessions/{id}", created.Headers.Location!.OriginalString);
+        Assert.Equal(id, (await created.ReadObjectAsync())["sessionId"]!.GetValue<string>());
+        var step = await _client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new { layer = 0, queries = Json.Rows(1, 64, 9) }));
+        Assert.Equal(HttpStatusCode.OK, step.StatusCode);
+
+        var again = await _client.PutAsync($"/sessions/{id}", Json.Body(new { model = "demo", source = Json.Rows(5, 64, 10) }));
+        await ProblemAssert.IsProblemAsync(again, HttpStatusCode.Conflict);
+        var kept = await (await _client.GetAsync($"/sessions/{id}")).ReadObjectAsync();
+        Assert.Equal(3, kept["sourceLength"]!.GetValue<int>()); // the first session is untouched
+    }
+
+    [Theory]
+    [InlineData("short")]
+    [InlineData("has.a.dot.in.it.0123456")]
+    public async Task PutRejectsMalformedIds(string id)
+    {
+        var response = await _client.PutAsync($"/sessions/{id}", Json.Body(new { model = "demo", source = Json.Rows(1, 64, 1) }));
+        await ProblemAssert.IsValidationErrorAsync(response, "id", "16 to 128");
+    }
+
+    [Fact]
     public async Task UnknownSessionIs404()
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync("/sessions/AAAAAAAAAAAAAAAAAAAAAA"), HttpStatusCode.NotFound);

@@ -32,6 +32,7 @@ public class SwaggerTests(ApiFactory factory) : IClassFixture<ApiFactory>
     [InlineData("/sessions/{id}/decode-step", "post")]
     [InlineData("/sessions/{id}", "get")]
     [InlineData("/sessions/{id}", "delete")]
+    [InlineData("/sessions/{id}", "put")]
     [InlineData("/attention", "post")]
     public async Task EveryEndpointIsDocumentedWithSummaryAndErrors(string path, string method)
     {
@@ -53,6 +54,15 @@ public class SwaggerTests(ApiFactory factory) : IClassFixture<ApiFactory>
         string url = path.Replace("{id}", PathExample(operation));
         var response = await _client.PostAsync(url, Json.Raw(example.ToJsonString()));
         Assert.True(expected == response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task PutExampleCreatesASession()
+    {
+        var operation = (await DocumentAsync())["paths"]!["/sessions/{id}"]!["put"]!;
+        var example = operation["requestBody"]!["content"]!["application/json"]!["example"]!;
+        var response = await _client.PutAsync($"/sessions/{PathExample(operation)}", Json.Raw(example.ToJsonString()));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
     [Fact]

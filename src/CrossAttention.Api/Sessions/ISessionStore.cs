@@ -6,7 +6,7 @@ namespace CrossAttention.Api.Sessions;
 /// </summary>
 public interface ISessionStore
 {
-    /// <summary>Stores a new session, or reports that it does not fit; never pretends to have stored it.</summary>
+    /// <summary>Stores a new session, or reports that it does not fit or that its id is taken; never pretends to have stored it.</summary>
     ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken);
 
     /// <summary>The live session with this id (its sliding TTL restarts), or null when unknown, deleted or expired.</summary>
@@ -25,6 +25,9 @@ public enum SessionAddResult
 
     /// <summary>The store is full (or the session is larger than its whole capacity).</summary>
     InsufficientStorage,
+
+    /// <summary>A live session already has this id; the existing one is untouched.</summary>
+    AlreadyExists,
 }
 
 public readonly record struct SessionStoreUsage(long Bytes, long LimitBytes, long Count);

@@ -14,6 +14,7 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
     private readonly MemoryCache _cache;
     private readonly TimeProvider _time;
     private readonly long _limit;
+    private readonly Lock _addLock = new();
 
     public MemoryCacheSessionStore(IOptions<CrossAttentionOptions> options, TimeProvider time)
     {
@@ -34,10 +35,16 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
     public ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken)
     {
         if (session.KvBytes > _limit) return ValueTask.FromResult(SessionAddResult.InsufficientStorage);
-        if (TrySet(session)) return ValueTask.FromResult(SessionAddResult.Stored);
-        // Expired sessions still count towards the size until the cache scans them out: drop them and try once more.
-        _cache.Compact(0);
-        return ValueTask.FromResult(TrySet(session) ? SessionAddResult.Stored : SessionAddResult.InsufficientStorage);
+        // Adds are rare next to reads; one lock makes "is the id free, then set" atomic (a client may choose the id).
+        lock (_addLock)
+        {
+            if (_cache.TryGetValue(session.Id, out SessionEntry? existing) && existing is not null && _time.GetUtcNow() < existing.ExpiresAt)
+                return ValueTask.FromResult(SessionAddResult.AlreadyExists);
+            if (TrySet(session)) return ValueTask.FromResult(SessionAddResult.Stored);
+            // Expired sessions still count towards the size until the cache scans them out: drop them and try once more.
+            _cache.Compact(0);
+            return ValueTask.FromResult(TrySet(session) ? SessionAddResult.Stored : SessionAddResult.InsufficientStorage);
+        }
     }
 
     public ValueTask<SessionEntry?> GetAsync(string id, CancellationToken cancellationToken)

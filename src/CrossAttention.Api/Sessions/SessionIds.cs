@@ -12,4 +12,11 @@ public static class SessionIds
         RandomNumberGenerator.Fill(bytes);
         return Base64Url.EncodeToString(bytes);
     }
+
+    /// <summary>What a client-chosen id may look like: 16 to 128 URL-safe characters.</summary>
+    public static bool IsWellFormed(string id) =>
+        id.Length is >= 16 and <= 128 && !id.AsSpan().ContainsAnyExcept(UrlSafe);
+
+    private static readonly System.Buffers.SearchValues<char> UrlSafe =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CrossAttention.Api.Infrastructure;
+using CrossAttention.Api.Sessions;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
@@ -21,6 +22,9 @@ public sealed class ExamplesOperationFilter(ExampleSession example) : IOperation
         var queries = Matrix(ExampleSession.Values(ExampleSession.QueryRows, model.QueryDim, 0.71), model.QueryDim);
         switch (name)
         {
+            case "PutSession":
+                SetPathExample(operation, SessionIds.New(), "A new session id of your choice (this one is fresh random bits).");
+                goto case "Encode";
             case "Encode":
                 SetJsonExample(operation, new JsonObject
                 {
@@ -92,12 +96,13 @@ public sealed class ExamplesOperationFilter(ExampleSession example) : IOperation
             json.Example = value;
     }
 
-    private static void SetPathExample(OpenApiOperation operation, string? sessionId)
+    private static void SetPathExample(OpenApiOperation operation, string? sessionId,
+        string description = "Session id from POST /encode (the example is a live session encoded for this page).")
     {
         if (sessionId is not null && operation.Parameters?.FirstOrDefault(p => p.Name == "id") is OpenApiParameter id)
         {
             id.Example = sessionId;
-            id.Description = "Session id from POST /encode (the example is a live session encoded for this page).";
+            id.Description = description;
         }
     }
 

@@ -31,6 +31,17 @@ public static class SessionsEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status507InsufficientStorage);
 
+        group.MapPut("/sessions/{id}", PutAsync)
+            .WithName("PutSession")
+            .WithSummary("Encode a source under a session id the client chose (so a proxy can route the encode by id)")
+            .WithDescription("Same body and raw form as POST /encode. The id must be 16 to 128 URL-safe characters " +
+                "([A-Za-z0-9_-]); use 128 random bits. 409 if a live session already has this id.")
+            .Accepts<EncodeRequest>(RequestBody.Json, RequestBody.OctetStream)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status507InsufficientStorage);
+
         group.MapGet("/sessions/{id}", GetAsync)
             .WithName("GetSession")
             .WithSummary("A session's model, source length, K/V bytes and expiry");
@@ -62,17 +73,37 @@ public static class SessionsEndpoints
         return group;
     }
 
-    internal static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> EncodeAsync(
+    internal static Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> EncodeAsync(
         HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
+        ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
+        IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
+        CreateSessionAsync(SessionIds.New(), request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
+            json.Value, cancellationToken);
+
+    internal static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> PutAsync(
+        string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
         ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
-        var settings = options.Value;
+        if (!SessionIds.IsWellFormed(id))
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["id"] = ["must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url)."],
+            });
+        return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
+            json.Value, cancellationToken);
+    }
+
+    private static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> CreateSessionAsync(
+        string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
+        ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
+        CrossAttentionOptions settings, JsonOptions json, CancellationToken cancellationToken)
+    {
         EncodeRequest? body;
         if (RequestBody.IsJson(request))
         {
             var (value, error) = await RequestBody.ReadJsonAsync<EncodeRequest>(request, settings.Limits.MaxRequestBytes,
-                json.Value.SerializerOptions, cancellationToken);
+                json.SerializerOptions, cancellationToken);
             if (error is not null) return error;
             body = value!;
         }
@@ -123,9 +154,15 @@ public static class SessionsEndpoints
             var encoded = await CrossAttentionCompute.EncodeAsync(gate, found, body.Source, maskBytes, cancellationToken);
             var now = time.GetUtcNow();
             var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-            var session = new SessionEntry(SessionIds.New(), found.Name, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
-            if (await store.AddAsync(session, cancellationToken) != SessionAddResult.Stored)
-                return InsufficientStorage(request.HttpContext.Response, session.KvBytes, store.Usage);
+            var session = new SessionEntry(id, found.Name, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
+            switch (await store.AddAsync(session, cancellationToken))
+            {
+                case SessionAddResult.AlreadyExists:
+                    return Problems.Create(StatusCodes.Status409Conflict, "Session exists",
+                        $"A live session already has the id '{id}'; choose another id (128 random bits).");
+                case SessionAddResult.InsufficientStorage:
+                    return InsufficientStorage(request.HttpContext.Response, session.KvBytes, store.Usage);
+            }
             return TypedResults.Created($"/sessions/{session.Id}", ToContract(session));
         }
     }
