@@ -143,6 +143,7 @@ public sealed unsafe class KeyValueCache
 
     // [m, heads·headDim] → [heads, tiles, headDim, 16]. Walks one tile of 16 source rows at a time (16·inner floats,
     // cache-resident) and writes each head's tile sequentially.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeKeys(float* source, float* tiled, int m, int heads, int headDim, int tiles)
     {
         int inner = heads * headDim;
@@ -166,6 +167,7 @@ public sealed unsafe class KeyValueCache
     }
 
     // [m, heads·headDim] → [heads, m, headDim]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RegroupValues(float* source, float* rows, int m, int heads, int headDim)
     {
         int inner = heads * headDim;

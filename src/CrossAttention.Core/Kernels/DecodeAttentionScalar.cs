@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CrossAttention.Core.Engine;
 
 namespace CrossAttention.Core.Kernels;
@@ -5,6 +6,7 @@ namespace CrossAttention.Core.Kernels;
 /// <summary>The scalar decode attention over the cache's tiled K and row-major V; same steps as the SIMD body.</summary>
 internal static unsafe class DecodeAttentionScalar
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ComputeHeads(in DecodeAttentionJob job, int headStart, int headEnd)
     {
         int n = job.QueryCount, m = job.SourceLength, headDim = job.HeadDim, tiles = job.Tiles;

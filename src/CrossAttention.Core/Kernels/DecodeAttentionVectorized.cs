@@ -14,6 +14,7 @@ internal static unsafe class DecodeAttentionVectorized
     /// <summary>Bytes of V rows the weighted sum keeps hot in L1 while it cycles through the queries.</summary>
     private const int ValueBlockBytes = 16 * 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ComputeHeads<TLanes, TVector>(in DecodeAttentionJob job, int headStart, int headEnd)
         where TLanes : struct, IDecodeLanes<TVector>
         where TVector : struct
@@ -51,6 +52,7 @@ internal static unsafe class DecodeAttentionVectorized
 
     // weights[i, j] = q_i · K_j for every j of the padded length. Strips are TLanes.Count consecutive positions; a
     // K tile holds 16 / Count of them. Groups of four strips are loaded from memory once and reused by every query.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scores<TLanes, TVector>(float* queries, int queryStride, int n, float* keyHead, int tiles,
         int headDim, float* weights, int paddedLength)
         where TLanes : struct, IDecodeLanes<TVector>
@@ -90,6 +92,7 @@ internal static unsafe class DecodeAttentionVectorized
     private static float* StripStart(float* keyHead, int strip, int stripsPerTile, int width, int tileFloats) =>
         keyHead + (long)(strip / stripsPerTile) * tileFloats + strip % stripsPerTile * width;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresTwoQueriesFourStrips<TLanes, TVector>(float* q0, float* q1, int headDim,
         float* k0, float* k1, float* k2, float* k3, float* output0, float* output1)
         where TLanes : struct, IDecodeLanes<TVector>
@@ -120,6 +123,7 @@ internal static unsafe class DecodeAttentionVectorized
         TLanes.Store(a10, output1); TLanes.Store(a11, output1 + w); TLanes.Store(a12, output1 + 2 * w); TLanes.Store(a13, output1 + 3 * w);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresOneQueryFourStrips<TLanes, TVector>(float* q, int headDim,
         float* k0, float* k1, float* k2, float* k3, float* output)
         where TLanes : struct, IDecodeLanes<TVector>
@@ -139,6 +143,7 @@ internal static unsafe class DecodeAttentionVectorized
         TLanes.Store(a0, output); TLanes.Store(a1, output + w); TLanes.Store(a2, output + 2 * w); TLanes.Store(a3, output + 3 * w);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresOneQueryOneStrip<TLanes, TVector>(float* q, int headDim, float* k, float* output)
         where TLanes : struct, IDecodeLanes<TVector>
         where TVector : struct
@@ -156,6 +161,7 @@ internal static unsafe class DecodeAttentionVectorized
     }
 
     // In place: s ← exp(scale·s − max) at kept positions, exactly 0 at padding and past m. Returns 1 / Σ.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Softmax<TLanes, TVector>(float* scores, float* keepBits, int paddedLength, float scale)
         where TLanes : struct, IDecodeLanes<TVector>
         where TVector : struct
@@ -183,6 +189,7 @@ internal static unsafe class DecodeAttentionVectorized
 
     // accumulators[i, :] = Σ_j weights[i, j] · V[j, :]. Rows are taken in blocks that stay in L1 while every query
     // passes over them; the head dimension in groups of four vectors (registers), then single vectors.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightedSum<TLanes, TVector>(float* weights, int paddedLength, int n, float* valueHead, int m,
         int headDim, int chunks, float* accumulators, int paddedHeadDim)
         where TLanes : struct, IDecodeLanes<TVector>
@@ -207,6 +214,7 @@ internal static unsafe class DecodeAttentionVectorized
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumFourChunks<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
         float* acc, bool first)
         where TLanes : struct, IDecodeLanes<TVector>
@@ -229,6 +237,7 @@ internal static unsafe class DecodeAttentionVectorized
     }
 
     // Lanes past headDim read the next row (or the cache's zero slack after the last row); they are never written out.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumOneChunk<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
         float* acc, bool first)
         where TLanes : struct, IDecodeLanes<TVector>
@@ -246,6 +255,7 @@ internal static unsafe class DecodeAttentionVectorized
         TLanes.Store(TLanes.Add(even, odd), acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scale<TLanes, TVector>(float* source, float factor, float* destination, int length)
         where TLanes : struct, IDecodeLanes<TVector>
         where TVector : struct
