@@ -178,3 +178,32 @@ public class DecodeAttentionTests
         return array;
     }
 }
+
+public class DecodeExpTests
+{
+    [Fact]
+    public void KernelExpIsAccurateOverTheSoftmaxRange()
+    {
+        var random = new Random(11);
+        double worst = 0;
+        for (int k = 0; k < 200_000; k++)
+        {
+            float x = k < 8 ? -k * 10f : (float)(-random.NextDouble() * 87);
+            double expected = Math.Exp(x);
+            float v512 = Lanes512.Exp(System.Runtime.Intrinsics.Vector512.Create(x))[0];
+            float v256 = Lanes256.Exp(System.Runtime.Intrinsics.Vector256.Create(x))[0];
+            float v128 = Lanes128.Exp(System.Runtime.Intrinsics.Vector128.Create(x))[0];
+            foreach (float actual in new[] { v512, v256, v128 })
+                worst = Math.Max(worst, Math.Abs(actual - expected) / expected);
+        }
+        Assert.True(worst < 4e-7, $"worst relative error {worst}");
+    }
+
+    [Fact]
+    public void KernelExpOfNegativeInfinityIsTinyAndFinite()
+    {
+        float e = Lanes512.Exp(System.Runtime.Intrinsics.Vector512.Create(float.NegativeInfinity))[0];
+        Assert.True(float.IsFinite(e) && e >= 0 && e < 1e-37f);
+        Assert.Equal(1f, Lanes512.Exp(System.Runtime.Intrinsics.Vector512<float>.Zero)[0]);
+    }
+}

@@ -31,19 +31,16 @@ public static unsafe class DecodeAttention
         fixed (float* a = attention)
         {
             var job = new DecodeAttentionJob(q, n, cache, scale, c, attention.IsEmpty ? null : a, variant);
-            int parts = Math.Clamp(maxThreads, 1, Math.Min(cache.Heads, Environment.ProcessorCount));
-            if (parts == 1) RunPart(job, 0, 1);
-            else DecodeAttentionWorkers.Run(job, parts);
+            int threads = Math.Clamp(maxThreads, 1, Math.Min(cache.Heads, Environment.ProcessorCount));
+            if (threads == 1) RunHeads(job, 0, cache.Heads);
+            else DecodeAttentionWorkers.Run(job, threads);
         }
         GC.KeepAlive(cache); // the job holds raw pointers into the cache's pinned stores
     }
 
-    /// <summary>Heads [part·H/parts, (part+1)·H/parts) of the job.</summary>
-    internal static void RunPart(in DecodeAttentionJob job, int part, int parts)
+    /// <summary>Heads [headStart, headEnd) of the job, on the calling thread.</summary>
+    internal static void RunHeads(in DecodeAttentionJob job, int headStart, int headEnd)
     {
-        int headStart = (int)((long)job.Heads * part / parts);
-        int headEnd = (int)((long)job.Heads * (part + 1) / parts);
-        if (headStart == headEnd) return;
         switch (job.Variant)
         {
             case KernelVariant.Vector512 when Vector512.IsHardwareAccelerated:

@@ -201,7 +201,22 @@ internal static unsafe class DecodeAttentionVectorized
         {
             int end = Math.Min(m, start + blockRows);
             bool first = start == 0;
-            for (int i = 0; i < n; i++)
+            int i = 0;
+            for (; i + 2 <= n; i += 2)
+            {
+                float* p0 = weights + i * paddedLength, p1 = p0 + paddedLength;
+                float* acc0 = accumulators + i * paddedHeadDim, acc1 = acc0 + paddedHeadDim;
+                int c = 0;
+                for (; c + 4 <= chunks; c += 4)
+                    SumTwoQueriesFourChunks<TLanes, TVector>(p0, p1, valueHead + c * w, headDim, start, end,
+                        acc0 + c * w, acc1 + c * w, first);
+                for (; c < chunks; c++)
+                {
+                    SumOneChunk<TLanes, TVector>(p0, valueHead + c * w, headDim, start, end, acc0 + c * w, first);
+                    SumOneChunk<TLanes, TVector>(p1, valueHead + c * w, headDim, start, end, acc1 + c * w, first);
+                }
+            }
+            if (i < n)
             {
                 float* p = weights + i * paddedLength;
                 float* acc = accumulators + i * paddedHeadDim;
@@ -234,6 +249,46 @@ internal static unsafe class DecodeAttentionVectorized
             a3 = TLanes.MultiplyAdd(TLanes.Load(row + 3 * w), x, a3);
         }
         TLanes.Store(a0, acc); TLanes.Store(a1, acc + w); TLanes.Store(a2, acc + 2 * w); TLanes.Store(a3, acc + 3 * w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumTwoQueriesFourChunks<TLanes, TVector>(float* p0, float* p1, float* values, int headDim,
+        int start, int end, float* acc0, float* acc1, bool first)
+        where TLanes : struct, IDecodeLanes<TVector>
+        where TVector : struct
+    {
+        int w = TLanes.Count;
+        TVector a0, a1, a2, a3, b0, b1, b2, b3;
+        if (first)
+        {
+            a0 = TLanes.Zero; a1 = TLanes.Zero; a2 = TLanes.Zero; a3 = TLanes.Zero;
+            b0 = TLanes.Zero; b1 = TLanes.Zero; b2 = TLanes.Zero; b3 = TLanes.Zero;
+        }
+        else
+        {
+            a0 = TLanes.Load(acc0); a1 = TLanes.Load(acc0 + w); a2 = TLanes.Load(acc0 + 2 * w); a3 = TLanes.Load(acc0 + 3 * w);
+            b0 = TLanes.Load(acc1); b1 = TLanes.Load(acc1 + w); b2 = TLanes.Load(acc1 + 2 * w); b3 = TLanes.Load(acc1 + 3 * w);
+        }
+        float* row = values + (long)start * headDim;
+        for (int j = start; j < end; j++, row += headDim)
+        {
+            TVector x = TLanes.Broadcast(p0[j]);
+            TVector y = TLanes.Broadcast(p1[j]);
+            TVector v0 = TLanes.Load(row);
+            a0 = TLanes.MultiplyAdd(v0, x, a0);
+            b0 = TLanes.MultiplyAdd(v0, y, b0);
+            TVector v1 = TLanes.Load(row + w);
+            a1 = TLanes.MultiplyAdd(v1, x, a1);
+            b1 = TLanes.MultiplyAdd(v1, y, b1);
+            TVector v2 = TLanes.Load(row + 2 * w);
+            a2 = TLanes.MultiplyAdd(v2, x, a2);
+            b2 = TLanes.MultiplyAdd(v2, y, b2);
+            TVector v3 = TLanes.Load(row + 3 * w);
+            a3 = TLanes.MultiplyAdd(v3, x, a3);
+            b3 = TLanes.MultiplyAdd(v3, y, b3);
+        }
+        TLanes.Store(a0, acc0); TLanes.Store(a1, acc0 + w); TLanes.Store(a2, acc0 + 2 * w); TLanes.Store(a3, acc0 + 3 * w);
+        TLanes.Store(b0, acc1); TLanes.Store(b1, acc1 + w); TLanes.Store(b2, acc1 + 2 * w); TLanes.Store(b3, acc1 + 3 * w);
     }
 
     // Lanes past headDim read the next row (or the cache's zero slack after the last row); they are never written out.

@@ -3,40 +3,46 @@ using System.Diagnostics;
 namespace CrossAttention.Core.Kernels;
 
 /// <summary>
-/// A tiny fork-join for the decode kernel: part 0 runs on the caller, parts 1.. on persistent worker threads that
-/// spin briefly after each job (decode steps come back-to-back) before blocking. Parallel.For costs several
-/// microseconds per call, a real share of a ~30 µs decode step; this costs a cache-line handshake when warm.
+/// A tiny fork-join for the decode kernel. The caller and up to maxThreads − 1 persistent workers claim heads one at
+/// a time from a shared counter. Workers spin briefly after each job (decode steps come back-to-back) before
+/// blocking, so a warm hand-off costs a cache-line exchange rather than the several microseconds of Parallel.For.
+/// An offer to a worker that has not picked it up by the time the caller has run out of heads is withdrawn, so a
+/// descheduled worker (the machine is shared) never holds the caller up; a worker that did start is waited for,
+/// and it only ever runs the head it claimed.
 /// Private to the decode kernel until a shared KernelParallel exists. One job at a time: a caller that finds the
-/// workers busy runs its parts itself.
+/// workers busy runs every head itself.
 /// </summary>
-internal static unsafe class DecodeAttentionWorkers
+internal static class DecodeAttentionWorkers
 {
     private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs of polling before blocking
     private static readonly object Gate = new();
     private static Worker[] s_workers = [];
     private static DecodeAttentionJob s_job;
-    private static int s_parts;
-    private static int s_pending;
+    private static int s_nextHead;
     private static Exception? s_failure;
 
-    public static void Run(in DecodeAttentionJob job, int parts)
+    public static void Run(in DecodeAttentionJob job, int threads)
     {
-        if (parts <= 1 || !Monitor.TryEnter(Gate))
+        if (threads <= 1 || !Monitor.TryEnter(Gate))
         {
-            for (int part = 0; part < parts; part++) DecodeAttention.RunPart(job, part, parts);
+            DecodeAttention.RunHeads(job, 0, job.Heads);
             return;
         }
         try
         {
-            EnsureWorkers(parts - 1);
+            EnsureWorkers(threads - 1);
             s_job = job;
-            s_parts = parts;
             s_failure = null;
-            Volatile.Write(ref s_pending, parts - 1);
-            for (int w = 0; w < parts - 1; w++) s_workers[w].Start(w + 1);
-            DecodeAttention.RunPart(job, 0, parts);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            Volatile.Write(ref s_nextHead, 0);
+            for (int w = 0; w < threads - 1; w++) s_workers[w].Offer();
+            try
+            {
+                ClaimHeads();
+            }
+            finally
+            {
+                for (int w = 0; w < threads - 1; w++) s_workers[w].WithdrawOrAwait();
+            }
             if (s_failure is { } failure) throw new AggregateException(failure);
         }
         finally
@@ -44,6 +50,14 @@ internal static unsafe class DecodeAttentionWorkers
             s_job = default;
             Monitor.Exit(Gate);
         }
+    }
+
+    private static void ClaimHeads()
+    {
+        int heads = s_job.Heads;
+        int head;
+        while ((head = Interlocked.Increment(ref s_nextHead) - 1) < heads)
+            DecodeAttention.RunHeads(s_job, head, head + 1);
     }
 
     private static void EnsureWorkers(int count)
@@ -57,10 +71,12 @@ internal static unsafe class DecodeAttentionWorkers
 
     private sealed class Worker
     {
+        private const int Idle = 0, Offered = 1, Running = 2;
+
         private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
+        private int _ticket;
         private int _generation;
         private int _seen;
-        private int _part;
         private int _sleeping;
 
         public Worker()
@@ -69,31 +85,39 @@ internal static unsafe class DecodeAttentionWorkers
             thread.Start();
         }
 
-        public void Start(int part)
+        public void Offer()
         {
-            _part = part;
+            Volatile.Write(ref _ticket, Offered);
             Interlocked.Increment(ref _generation);
             if (Volatile.Read(ref _sleeping) != 0) _wake.Set();
+        }
+
+        public void WithdrawOrAwait()
+        {
+            if (Interlocked.CompareExchange(ref _ticket, Idle, Offered) == Offered) return;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _ticket) != Idle) spin.SpinOnce(sleep1Threshold: -1);
         }
 
         private void Loop()
         {
             while (true)
             {
-                WaitForJob();
+                WaitForOffer();
+                if (Interlocked.CompareExchange(ref _ticket, Running, Offered) != Offered) continue;
                 try
                 {
-                    DecodeAttention.RunPart(s_job, _part, s_parts);
+                    ClaimHeads();
                 }
                 catch (Exception exception)
                 {
                     s_failure = exception;
                 }
-                Interlocked.Decrement(ref s_pending);
+                Volatile.Write(ref _ticket, Idle);
             }
         }
 
-        private void WaitForJob()
+        private void WaitForOffer()
         {
             long deadline = Stopwatch.GetTimestamp() + SpinTicks;
             var spin = new SpinWait();
