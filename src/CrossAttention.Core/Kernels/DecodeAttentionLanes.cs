@@ -60,7 +60,7 @@ internal readonly unsafe struct Lanes512 : IDecodeLanes<Vector512<float>>
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DecodeExp.C2));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
-        var twoToK = Vector512.ShiftLeft(Vector512.ConvertToInt32(k) + Vector512.Create(127), 23).AsSingle();
+        var twoToK = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(k) + Vector512.Create(127), 23).AsSingle();
         return p * twoToK;
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenSet, Vector512<float> otherwise) => Vector512.ConditionalSelect(mask, whenSet, otherwise);
@@ -97,7 +97,7 @@ internal readonly unsafe struct Lanes256 : IDecodeLanes<Vector256<float>>
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(DecodeExp.C2));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f));
-        var twoToK = Vector256.ShiftLeft(Vector256.ConvertToInt32(k) + Vector256.Create(127), 23).AsSingle();
+        var twoToK = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(k) + Vector256.Create(127), 23).AsSingle();
         return p * twoToK;
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenSet, Vector256<float> otherwise) => Vector256.ConditionalSelect(mask, whenSet, otherwise);
@@ -134,7 +134,7 @@ internal readonly unsafe struct Lanes128 : IDecodeLanes<Vector128<float>>
         p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(DecodeExp.C2));
         p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1f));
         p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1f));
-        var twoToK = Vector128.ShiftLeft(Vector128.ConvertToInt32(k) + Vector128.Create(127), 23).AsSingle();
+        var twoToK = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(k) + Vector128.Create(127), 23).AsSingle();
         return p * twoToK;
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenSet, Vector128<float> otherwise) => Vector128.ConditionalSelect(mask, whenSet, otherwise);
