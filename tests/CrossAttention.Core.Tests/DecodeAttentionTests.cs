@@ -73,6 +73,32 @@ public class DecodeAttentionTests
     }
 
     [Fact]
+    public void ConcurrentCallersSharingTheWorkersGetTheirOwnResults()
+    {
+        const int m = 67, heads = 4, headDim = 24, n = 3;
+        int inner = heads * headDim;
+        var random = new Random(21);
+        var cache = KeyValueCache.Create(RandomArray(random, m * inner, 1f), RandomArray(random, m * inner, 1f), m,
+            heads, headDim, MakeMask(MaskKind.Random, m, random));
+        var queries = Enumerable.Range(0, 4).Select(_ => RandomArray(random, n * inner, 1f)).ToArray();
+        var expected = queries.Select(q =>
+        {
+            var context = new float[n * inner];
+            DecodeAttention.Compute(q, n, cache, 0.5f, context, [], KernelVariants.Best, 1);
+            return context;
+        }).ToArray();
+
+        Parallel.For(0, 400, new ParallelOptions { MaxDegreeOfParallelism = 4 }, call =>
+        {
+            int which = call % queries.Length;
+            var context = new float[n * inner];
+            var attention = new float[heads * n * m];
+            DecodeAttention.Compute(queries[which], n, cache, 0.5f, context, attention, KernelVariants.Best, 2);
+            Assert.Equal(expected[which], context);
+        });
+    }
+
+    [Fact]
     public void AllPaddingCacheCannotBeCreated()
     {
         var k = new float[3 * 8];
