@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CrossAttention.Core.Engine;
 
@@ -155,6 +157,19 @@ public sealed unsafe class KeyValueCache
             {
                 float* tile = tiled + ((long)h * tiles + t) * headDim * TileWidth;
                 float* column = source + (long)j0 * inner + h * headDim;
+                if (rows == TileWidth && Avx2.IsSupported)
+                {
+                    // Each tile row is two 8-lane gathers down the 16 source rows: ~8× fewer instructions than
+                    // scalar copies, and the writes stay sequential.
+                    var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * inner;
+                    float* lowerRows = column, upperRows = column + 8L * inner;
+                    for (int c = 0; c < headDim; c++)
+                    {
+                        Avx2.GatherVector256(lowerRows + c, rowOffsets, 4).Store(tile + c * TileWidth);
+                        Avx2.GatherVector256(upperRows + c, rowOffsets, 4).Store(tile + c * TileWidth + 8);
+                    }
+                    continue;
+                }
                 if (rows < TileWidth) new Span<float>(tile, headDim * TileWidth).Clear();
                 for (int r = 0; r < rows; r++)
                 {
