@@ -61,6 +61,7 @@ public class DecodeAttentionTests
         AssertMatchesReference(variant, maxThreads, m: 257, headDim: 96, n: 1, heads: 16, MaskKind.None, false, random);
         AssertMatchesReference(variant, maxThreads, m: 1500, headDim: 64, n: 1, heads: 8, MaskKind.None, true, random);
         AssertMatchesReference(variant, maxThreads, m: 100, headDim: 7, n: 5, heads: 4, MaskKind.Random, true, random);
+        AssertMatchesReference(variant, maxThreads, m: 40, headDim: 100, n: 33, heads: 2, MaskKind.LeadingPadding, true, random);
     }
 
     [Theory]

@@ -14,7 +14,9 @@ namespace CrossAttention.Core.Kernels;
 /// </summary>
 internal static class DecodeAttentionWorkers
 {
-    private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs of polling before blocking
+    // Long enough to bridge the projections between two layers' attention calls in a decode step, short enough not to
+    // keep a core from other work (the polling yields, too).
+    private static readonly long SpinTicks = Stopwatch.Frequency / 20000; // 50 µs
     private static readonly object Gate = new();
     private static Worker[] s_workers = [];
     private static DecodeAttentionJob s_job;
