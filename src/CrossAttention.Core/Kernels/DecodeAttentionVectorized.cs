@@ -4,10 +4,10 @@ using CrossAttention.Core.Engine;
 namespace CrossAttention.Core.Kernels;
 
 /// <summary>
-/// The SIMD decode attention, one body for every vector width. Per head: scores for all n queries from the K tiles
-/// (two passes never re-read K from memory: queries are blocked inside each group of tiles, which stays in L1),
-/// an unnormalised softmax per query in scratch, then one pass over V rows (again blocked so every query reuses the
-/// rows while they are in L1), and a final scaling by 1/Σ.
+/// The SIMD decode attention, one body for every vector width. Per head: raw scores for all n queries from the K
+/// tiles (queries are blocked inside each group of four strips, so a group is fetched from memory once and reused
+/// from L1 by every query), an unnormalised softmax per query in scratch, one pass over the V rows (blocked the same
+/// way), and a final scaling by 1/Σ of the context and, when requested, of the attention row.
 /// </summary>
 internal static unsafe class DecodeAttentionVectorized
 {
