@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using CrossAttention.Core.Engine;
 
 namespace CrossAttention.Core.Kernels;
@@ -5,7 +6,11 @@ namespace CrossAttention.Core.Kernels;
 /// <summary>
 /// The fused score → softmax → weighted-sum of one decode step: n projected queries attend to one layer's cached K/V.
 /// </summary>
-public static class DecodeAttention
+/// <remarks>
+/// Memory-bound by design: per step every K and V element is streamed once for all n queries. Heads are split
+/// across up to maxThreads threads.
+/// </remarks>
+public static unsafe class DecodeAttention
 {
     /// <param name="queries">[n, heads·headDim], already projected</param>
     /// <param name="context">[n, heads·headDim]: concat over heads of P_h V_h</param>
@@ -13,12 +18,80 @@ public static class DecodeAttention
     public static void Compute(ReadOnlySpan<float> queries, int n, KeyValueCache cache, float scale,
         Span<float> context, Span<float> attention, KernelVariant variant, int maxThreads = 1)
     {
+        ArgumentNullException.ThrowIfNull(cache);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         int inner = cache.Heads * cache.HeadDim;
         if (queries.Length < n * inner) throw new ArgumentException("queries must be [n, heads·headDim].", nameof(queries));
         if (context.Length < n * inner) throw new ArgumentException("context must be [n, heads·headDim].", nameof(context));
-        if (!attention.IsEmpty && attention.Length < cache.Heads * n * cache.SourceLength)
+        if (!attention.IsEmpty && attention.Length < (long)cache.Heads * n * cache.SourceLength)
             throw new ArgumentException("attention must be [heads, n, m].", nameof(attention));
-        AttentionReference.Compute(queries, n, cache.Keys, cache.Values, cache.Heads, cache.SourceLength, cache.HeadDim,
-            cache.Mask, scale, context, attention);
+
+        fixed (float* q = queries)
+        fixed (float* c = context)
+        fixed (float* a = attention)
+        {
+            var job = new DecodeAttentionJob(q, n, cache, scale, c, attention.IsEmpty ? null : a, variant);
+            int threads = Math.Clamp(maxThreads, 1, Math.Min(cache.Heads, Environment.ProcessorCount));
+            if (threads == 1) RunHeads(job, 0, cache.Heads);
+            else DecodeAttentionWorkers.Run(job, threads);
+        }
+        GC.KeepAlive(cache); // the job holds raw pointers into the cache's pinned stores
     }
+
+    /// <summary>Heads [headStart, headEnd) of the job, on the calling thread.</summary>
+    internal static void RunHeads(in DecodeAttentionJob job, int headStart, int headEnd)
+    {
+        switch (job.Variant)
+        {
+            case KernelVariant.Vector512 when Vector512.IsHardwareAccelerated:
+                DecodeAttentionVectorized.ComputeHeads<Lanes512, Vector512<float>>(job, headStart, headEnd);
+                break;
+            case KernelVariant.Vector512 or KernelVariant.Vector256 when Vector256.IsHardwareAccelerated:
+                DecodeAttentionVectorized.ComputeHeads<Lanes256, Vector256<float>>(job, headStart, headEnd);
+                break;
+            case KernelVariant.Vector512 or KernelVariant.Vector256 or KernelVariant.Vector128
+                when Vector128.IsHardwareAccelerated:
+                DecodeAttentionVectorized.ComputeHeads<Lanes128, Vector128<float>>(job, headStart, headEnd);
+                break;
+            default:
+                DecodeAttentionScalar.ComputeHeads(job, headStart, headEnd);
+                break;
+        }
+    }
+}
+
+/// <summary>One decode attention call as raw pointers, so it can be handed to worker threads.</summary>
+internal readonly unsafe struct DecodeAttentionJob
+{
+    public DecodeAttentionJob(float* queries, int queryCount, KeyValueCache cache, float scale, float* context,
+        float* attention, KernelVariant variant)
+    {
+        Queries = queries;
+        QueryCount = queryCount;
+        KeyTiles = cache.KeyTiles;
+        ValueRows = cache.ValueRows;
+        KeepBits = cache.KeepBits;
+        Heads = cache.Heads;
+        SourceLength = cache.SourceLength;
+        HeadDim = cache.HeadDim;
+        Tiles = cache.Tiles;
+        Scale = scale;
+        Context = context;
+        Attention = attention;
+        Variant = variant;
+    }
+
+    public float* Queries { get; }       // [n, heads·headDim]
+    public int QueryCount { get; }
+    public float* KeyTiles { get; }      // [heads, tiles, headDim, 16]
+    public float* ValueRows { get; }     // [heads, m, headDim]
+    public float* KeepBits { get; }      // [tiles·16]
+    public int Heads { get; }
+    public int SourceLength { get; }
+    public int HeadDim { get; }
+    public int Tiles { get; }
+    public float Scale { get; }
+    public float* Context { get; }       // [n, heads·headDim]
+    public float* Attention { get; }     // [heads, n, m] or null
+    public KernelVariant Variant { get; }
 }

@@ -1,0 +1,171 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace CrossAttention.Core.Kernels;
+
+/// <summary>
+/// The handful of float-vector operations the decode kernel needs, as static abstract members so one generic kernel
+/// body is specialised by the JIT for Vector512, Vector256 and Vector128 (TLanes is always a struct).
+/// </summary>
+internal unsafe interface IDecodeLanes<TVector> where TVector : struct
+{
+    static abstract int Count { get; }
+    static abstract TVector Zero { get; }
+    static abstract TVector Load(float* source);
+    static abstract void Store(TVector value, float* destination);
+    static abstract TVector Broadcast(float value);
+
+    /// <summary>a·b + c, fused.</summary>
+    static abstract TVector MultiplyAdd(TVector a, TVector b, TVector c);
+
+    static abstract TVector Multiply(TVector a, TVector b);
+    static abstract TVector Add(TVector a, TVector b);
+    static abstract TVector Subtract(TVector a, TVector b);
+    static abstract TVector Max(TVector a, TVector b);
+    static abstract TVector Exp(TVector value);
+
+    /// <summary>Lanes of <paramref name="whenSet"/> where <paramref name="mask"/> is all ones, else <paramref name="otherwise"/>.</summary>
+    static abstract TVector Select(TVector mask, TVector whenSet, TVector otherwise);
+
+    static abstract TVector And(TVector a, TVector b);
+    static abstract float MaxAcross(TVector value);
+    static abstract float SumAcross(TVector value);
+}
+
+internal readonly unsafe struct Lanes512 : IDecodeLanes<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.MaxNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> value)
+    {
+        // See DecodeExp: e^x = 2^k · e^r, k = round(x·log2 e), |r| ≤ ln2/2, e^r by a degree-7 Taylor polynomial.
+        var x = Vector512.Min(Vector512.Max(value, Vector512.Create(DecodeExp.Lowest)), Vector512.Create(DecodeExp.Highest));
+        var k = Vector512.Round(x * Vector512.Create(DecodeExp.Log2E));
+        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DecodeExp.Ln2High), x);
+        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-DecodeExp.Ln2Low), r);
+        var p = Vector512.Create(DecodeExp.C7);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DecodeExp.C6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DecodeExp.C5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DecodeExp.C4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DecodeExp.C3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(DecodeExp.C2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
+        var twoToK = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(k) + Vector512.Create(127), 23).AsSingle();
+        return p * twoToK;
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenSet, Vector512<float> otherwise) => Vector512.ConditionalSelect(mask, whenSet, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> And(Vector512<float> a, Vector512<float> b) => a & b;
+    public static float MaxAcross(Vector512<float> value) => Lanes256.MaxAcross(Vector256.MaxNative(value.GetLower(), value.GetUpper()));
+    public static float SumAcross(Vector512<float> value) => Vector512.Sum(value);
+}
+
+internal readonly unsafe struct Lanes256 : IDecodeLanes<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.MaxNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> value)
+    {
+        // See DecodeExp: e^x = 2^k · e^r, k = round(x·log2 e), |r| ≤ ln2/2, e^r by a degree-7 Taylor polynomial.
+        var x = Vector256.Min(Vector256.Max(value, Vector256.Create(DecodeExp.Lowest)), Vector256.Create(DecodeExp.Highest));
+        var k = Vector256.Round(x * Vector256.Create(DecodeExp.Log2E));
+        var r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-DecodeExp.Ln2High), x);
+        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-DecodeExp.Ln2Low), r);
+        var p = Vector256.Create(DecodeExp.C7);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(DecodeExp.C6));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(DecodeExp.C5));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(DecodeExp.C4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(DecodeExp.C3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(DecodeExp.C2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f));
+        var twoToK = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(k) + Vector256.Create(127), 23).AsSingle();
+        return p * twoToK;
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenSet, Vector256<float> otherwise) => Vector256.ConditionalSelect(mask, whenSet, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> And(Vector256<float> a, Vector256<float> b) => a & b;
+    public static float MaxAcross(Vector256<float> value) => Lanes128.MaxAcross(Vector128.MaxNative(value.GetLower(), value.GetUpper()));
+    public static float SumAcross(Vector256<float> value) => Vector256.Sum(value);
+}
+
+internal readonly unsafe struct Lanes128 : IDecodeLanes<Vector128<float>>
+{
+    public static int Count => Vector128<float>.Count;
+    public static Vector128<float> Zero => Vector128<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp(Vector128<float> value)
+    {
+        // See DecodeExp: e^x = 2^k · e^r, k = round(x·log2 e), |r| ≤ ln2/2, e^r by a degree-7 Taylor polynomial.
+        var x = Vector128.Min(Vector128.Max(value, Vector128.Create(DecodeExp.Lowest)), Vector128.Create(DecodeExp.Highest));
+        var k = Vector128.Round(x * Vector128.Create(DecodeExp.Log2E));
+        var r = Vector128.FusedMultiplyAdd(k, Vector128.Create(-DecodeExp.Ln2High), x);
+        r = Vector128.FusedMultiplyAdd(k, Vector128.Create(-DecodeExp.Ln2Low), r);
+        var p = Vector128.Create(DecodeExp.C7);
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(DecodeExp.C6));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(DecodeExp.C5));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(DecodeExp.C4));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(DecodeExp.C3));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(DecodeExp.C2));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1f));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1f));
+        var twoToK = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(k) + Vector128.Create(127), 23).AsSingle();
+        return p * twoToK;
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenSet, Vector128<float> otherwise) => Vector128.ConditionalSelect(mask, whenSet, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> And(Vector128<float> a, Vector128<float> b) => a & b;
+
+    public static float MaxAcross(Vector128<float> value)
+    {
+        float max = value[0];
+        for (int lane = 1; lane < Vector128<float>.Count; lane++) max = MathF.Max(max, value[lane]);
+        return max;
+    }
+
+    public static float SumAcross(Vector128<float> value) => Vector128.Sum(value);
+}
+
+/// <summary>
+/// Constants of the kernel's exp. Arguments are clamped to [−87, 88] so 2^k stays a normal float: below e^−87
+/// (≈ 1.6e−38) a softmax term is indistinguishable from 0 next to the max's 1, and padded lanes are zeroed by mask
+/// afterwards anyway. Max relative error ≈ 2 ulp (checked against Math.Exp in the tests).
+/// </summary>
+internal static class DecodeExp
+{
+    public const float Lowest = -87f;
+    public const float Highest = 88f;
+    public const float Log2E = 1.44269504088896341f;
+    public const float Ln2High = 0.693145751953125f;       // ln 2 rounded to 15 significant bits: k·Ln2High is exact
+    public const float Ln2Low = 1.4286068202862268e-6f; // ln 2 − Ln2High
+    public const float C2 = 1f / 2;
+    public const float C3 = 1f / 6;
+    public const float C4 = 1f / 24;
+    public const float C5 = 1f / 120;
+    public const float C6 = 1f / 720;
+    public const float C7 = 1f / 5040;
+}
