@@ -31,7 +31,11 @@ public static unsafe class KernelParallel
     private static void* s_body;
     private static int s_count;
     private static int s_next;
-    private static int s_activeWorkers;
+    // Workers join the loop only while it is open, so a worker the OS has not scheduled yet never holds the caller up;
+    // the caller closes the loop when it has run out of items and waits only for the workers inside.
+    private const int Closed = 1 << 30;
+    private static int s_gate = Closed; // Closed flag | workers inside
+    private static int s_maxJoin;       // maxThreads − 1 of the open loop
     private static Exception? s_error;
 
     /// <summary>How many threads a loop can use at most on this machine.</summary>
@@ -54,7 +58,8 @@ public static unsafe class KernelParallel
             s_count = count;
             s_error = null;
             Volatile.Write(ref s_next, 0);
-            Volatile.Write(ref s_activeWorkers, threads - 1);
+            s_maxJoin = threads - 1;
+            Volatile.Write(ref s_gate, 0);
             for (int w = 0; w < threads - 1; w++) workers[w].Wake();
 
             try
@@ -66,8 +71,9 @@ public static unsafe class KernelParallel
                 s_error = e; // still wait: the workers read the body on this stack
             }
 
+            Interlocked.Add(ref s_gate, Closed);
             SpinWait spin = default;
-            while (Volatile.Read(ref s_activeWorkers) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref s_gate) != Closed) spin.SpinOnce(sleep1Threshold: -1);
             if (s_error is { } error)
             {
                 s_error = null;
@@ -91,6 +97,18 @@ public static unsafe class KernelParallel
         void* body = s_body;
         for (int i = Interlocked.Increment(ref s_next) - 1; i < count; i = Interlocked.Increment(ref s_next) - 1)
             invoke(body, i);
+    }
+
+    private static bool TryJoin()
+    {
+        int gate = Volatile.Read(ref s_gate);
+        while ((gate & Closed) == 0 && gate < s_maxJoin)
+        {
+            int seen = Interlocked.CompareExchange(ref s_gate, gate + 1, gate);
+            if (seen == gate) return true;
+            gate = seen;
+        }
+        return false;
     }
 
     private static Worker[] StartWorkers()
@@ -149,6 +167,7 @@ public static unsafe class KernelParallel
                     _wake.Wait();
                 }
                 seen = Volatile.Read(ref _generation);
+                if (!TryJoin()) continue;
                 try
                 {
                     RunShare();
@@ -157,7 +176,7 @@ public static unsafe class KernelParallel
                 {
                     s_error = e;
                 }
-                Interlocked.Decrement(ref s_activeWorkers);
+                Interlocked.Decrement(ref s_gate);
             }
         }
     }

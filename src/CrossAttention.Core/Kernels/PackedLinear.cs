@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CrossAttention.Core.Kernels;
 
@@ -27,8 +29,8 @@ public sealed unsafe class PackedLinear
 {
     internal const int PanelWidth = 32;
     private const int RowBlock = 12;     // rows one packed x block interleaves: the Vector512 tile height
-    private const int RowChunk = 96;     // rows of packed x (≤ 384 KiB) that stay in L2 while all panels pass over them
-    private const int DepthBlock = 256;  // k per pass: a [256, 32] weight block is 32 KiB and stays in L1
+    private const int RowChunk = 96;         // rows of packed x (≤ 384 KiB) that stay in L2 while all panels pass over them
+    private const int DepthBlock = 256;   // k per pass: a [256, 32] weight block is 32 KiB and stays in L1
 
     // Below these a second thread costs more to wake than it saves.
     private const long ParallelMinWeightBytes = 256 * 1024;
@@ -225,7 +227,35 @@ public sealed unsafe class PackedLinear
         // x [rows, in] → [blocks, in, 12]: k-major with the 12 rows of a block side by side.
         private static void PackChunk(float* x, int rows, int inFeatures, float* packed)
         {
-            for (int i = 0; i < rows; i++)
+            int i = 0;
+            if (Sse.IsSupported)
+            {
+                // 4×4 transposes: four rows (always in one block, as 4 divides 12) times four k per step.
+                for (; i + 4 <= rows; i += 4)
+                {
+                    float* s0 = x + (nint)i * inFeatures, s1 = s0 + inFeatures, s2 = s1 + inFeatures, s3 = s2 + inFeatures;
+                    float* dst = packed + (nint)(i / RowBlock) * RowBlock * inFeatures + i % RowBlock;
+                    int k = 0;
+                    for (; k + 4 <= inFeatures; k += 4)
+                    {
+                        Vector128<float> r0 = Sse.LoadVector128(s0 + k), r1 = Sse.LoadVector128(s1 + k);
+                        Vector128<float> r2 = Sse.LoadVector128(s2 + k), r3 = Sse.LoadVector128(s3 + k);
+                        Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3);   // k, k+1
+                        Vector128<float> t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3); // k+2, k+3
+                        float* d = dst + (nint)k * RowBlock;
+                        Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
+                        Sse.Store(d + RowBlock, Sse.MoveHighToLow(t1, t0));
+                        Sse.Store(d + 2 * RowBlock, Sse.MoveLowToHigh(t2, t3));
+                        Sse.Store(d + 3 * RowBlock, Sse.MoveHighToLow(t3, t2));
+                    }
+                    for (; k < inFeatures; k++)
+                    {
+                        float* d = dst + (nint)k * RowBlock;
+                        d[0] = s0[k]; d[1] = s1[k]; d[2] = s2[k]; d[3] = s3[k];
+                    }
+                }
+            }
+            for (; i < rows; i++)
             {
                 float* src = x + (nint)i * inFeatures;
                 float* dst = packed + (nint)(i / RowBlock) * RowBlock * inFeatures + i % RowBlock;
