@@ -77,7 +77,7 @@ public static unsafe class KernelParallel
             if (s_error is { } error)
             {
                 s_error = null;
-                throw new AggregateException(error);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
         }
         finally

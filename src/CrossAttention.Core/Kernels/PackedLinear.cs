@@ -101,7 +101,10 @@ public sealed unsafe class PackedLinear
         if (rows == 0) return;
 
         bool packRows = rows > RowBlock;
+        // Chunks of equal size (in whole row blocks), so the last one is not a sliver that leaves a thread idle.
         int rowChunks = (rows + RowChunk - 1) / RowChunk;
+        int chunkRows = ((rows + rowChunks - 1) / rowChunks + RowBlock - 1) / RowBlock * RowBlock;
+        rowChunks = (rows + chunkRows - 1) / chunkRows;
         int threads = Math.Clamp(maxThreads, 1, KernelParallel.MaxThreads);
         long flops = 2L * rows * InFeatures * OutFeatures;
         long weightBytes = sizeof(float) * (long)_panelCount * PanelWidth * InFeatures;
@@ -123,7 +126,7 @@ public sealed unsafe class PackedLinear
         {
             var work = new Work
             {
-                X = px, Y = py, Rows = rows, In = InFeatures, Out = OutFeatures,
+                X = px, Y = py, Rows = rows, ChunkRows = chunkRows, In = InFeatures, Out = OutFeatures,
                 Panels = _panels, Bias = _bias, PanelCount = _panelCount,
                 PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows,
                 Kernel = variant switch
@@ -154,14 +157,14 @@ public sealed unsafe class PackedLinear
     private struct Work : IParallelBody
     {
         public float* X, Y, Panels, Bias;
-        public int Rows, In, Out, PanelCount, PanelGroups, PanelsPerGroup;
+        public int Rows, ChunkRows, In, Out, PanelCount, PanelGroups, PanelsPerGroup;
         public bool PackRows;
         public delegate*<int, float*, nint, nint, float*, int, float*, nint, float*, void> Kernel;
 
         public readonly void Invoke(int index)
         {
-            int rowStart = index / PanelGroups * RowChunk;
-            int chunkRows = Math.Min(RowChunk, Rows - rowStart);
+            int rowStart = index / PanelGroups * ChunkRows;
+            int chunkRows = Math.Min(ChunkRows, Rows - rowStart);
             int firstPanel = index % PanelGroups * PanelsPerGroup;
             int endPanel = Math.Min(PanelCount, firstPanel + PanelsPerGroup);
             int blocks = (chunkRows + RowBlock - 1) / RowBlock;
