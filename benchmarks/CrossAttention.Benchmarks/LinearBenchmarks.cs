@@ -5,7 +5,8 @@ namespace CrossAttention.Benchmarks;
 
 /// <summary>
 /// PackedLinear on the projections the service runs: encoder K and V (whisper-base, bart-large), bart-base's
-/// q/o and k/v, and decode steps of 1 and 8 rows. Every case is two projections of the same x (K and V, or q and o),
+/// q/o and k/v, and decode steps of 1 and 8 rows. Program.cs does not use BenchmarkSwitcher yet; until it does, run
+/// this class from a console project with BenchmarkSwitcher.FromAssembly(typeof(LinearBenchmarks).Assembly).Run(args). Every case is two projections of the same x (K and V, or q and o),
 /// so GFLOP/s = 4·rows·in·out / time.
 /// </summary>
 [MemoryDiagnoser]
@@ -14,15 +15,16 @@ public class LinearBenchmarks
     private PackedLinear _first = null!, _second = null!;
     private float[] _x = [], _y1 = [], _y2 = [];
 
+    // "rows x in x out workload", at most 20 characters so BenchmarkDotNet's table does not cut them.
     [Params(
-        "encode-whisper-base 1500x512x512",
-        "encode-bart-large 1024x1024x1024",
-        "full-bart-base q,o 128x768x768",
-        "full-bart-base k,v 512x768x768",
-        "decode 1x512x512",
-        "decode 8x512x512",
-        "decode 1x1024x1024",
-        "decode 8x1024x1024")]
+        "1500x512x512 whisper",
+        "1024x1024x1024 bartL",
+        "128x768x768 bartB qo",
+        "512x768x768 bartB kv",
+        "1x512x512 decode",
+        "8x512x512 decode",
+        "1x1024x1024 decode",
+        "8x1024x1024 decode")]
     public string Shape { get; set; } = "";
 
     [Params(1, 2)]
@@ -36,7 +38,7 @@ public class LinearBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string[] dims = Shape[(Shape.LastIndexOf(' ') + 1)..].Split('x');
+        string[] dims = Shape[..Shape.IndexOf(' ')].Split('x');
         _rows = int.Parse(dims[0]);
         int inFeatures = int.Parse(dims[1]), outFeatures = int.Parse(dims[2]);
         var random = new Random(1);
