@@ -35,7 +35,8 @@ public static class AnchorWorkloads
                 var random = new Random(AnchorData.Seed);
                 var (layer, _) = AnchorData.Layer(random, d, heads);
                 float[] source = AnchorData.Normal(random, m * d, 1f);   // [m, d]
-                return () => layer.Encode(source, m, default, options);
+                // What a session does at its end: the cache's buffers go back to the pool for the next encode.
+                return () => layer.Encode(source, m, default, options).Dispose();
             }, "CrossAttentionLayer.Encode: K and V projections with bias AND the build of the per-head cache layout " +
                "(the anchor's split into heads is a free view, so ours does more work than it)"));
         }
@@ -104,7 +105,7 @@ public static class AnchorWorkloads
                 float[] output = new float[n * d];
                 return () =>
                 {
-                    KeyValueCache cache = layer.Encode(source, m, default, options);
+                    using KeyValueCache cache = layer.Encode(source, m, default, options);
                     layer.Decode(cache, target, n, output, default, options);
                 };
             }, "stateless: Encode (K,V projections + cache build) then Decode with n=128 (Q projection, attention, O projection)"));

@@ -78,6 +78,8 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
             AbsoluteExpiration = session.AbsoluteExpiry,
             Priority = CacheItemPriority.NeverRemove,
         };
+        // However it ends (deleted, expired, replaced), the session's K/V go back to the pool once no step reads them.
+        entryOptions.RegisterPostEvictionCallback(static (_, value, _, _) => (value as SessionEntry)?.Encoded.Dispose());
         _cache.Set(session.Id, session, entryOptions);
         // IMemoryCache silently drops an entry that does not fit: only a read-back tells.
         return _cache.TryGetValue(session.Id, out SessionEntry? stored) && ReferenceEquals(stored, session);

@@ -1,8 +1,15 @@
 namespace CrossAttention.Core.Engine;
 
-/// <summary>A source encoded for every layer of one model: what a session keeps.</summary>
-public sealed class EncodedSource
+/// <summary>
+/// A source encoded for every layer of one model: what a session keeps. Readers take a lease for the duration of a
+/// decode step; the K/V buffers go back to the pool only when the owner has disposed it and the last lease has ended,
+/// so ending a session never pulls the cache from under a step in flight.
+/// </summary>
+public sealed class EncodedSource : IDisposable
 {
+    private int _references = 1; // the owner's
+    private int _disposed;
+
     public EncodedSource(string modelName, IReadOnlyList<KeyValueCache> layers)
     {
         if (layers.Count == 0) throw new ArgumentException("An encoded source needs at least one layer.", nameof(layers));
@@ -17,4 +24,28 @@ public sealed class EncodedSource
 
     /// <summary>Bytes held by every layer's K/V (and mask).</summary>
     public long Bytes { get; }
+
+    /// <summary>Takes a read lease; false when the source has already been disposed (its session ended).</summary>
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            int seen = Volatile.Read(ref _references);
+            if (seen == 0 || Volatile.Read(ref _disposed) != 0) return false;
+            if (Interlocked.CompareExchange(ref _references, seen + 1, seen) == seen) return true;
+        }
+    }
+
+    /// <summary>Ends a lease taken with <see cref="TryAcquire"/>.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+            foreach (var layer in Layers) layer.Dispose();
+    }
+
+    /// <summary>The owner lets go; the buffers are recycled once no lease is left.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) Release();
+    }
 }

@@ -14,7 +14,7 @@ namespace CrossAttention.Core.Engine;
 /// V stays row-major per head, [heads, m, headDim], so the weighted sum broadcasts p_j over a row of V. Both live in
 /// pinned, 64-byte aligned arrays so the kernel streams them through raw pointers without split cache-line loads.
 /// </remarks>
-public sealed unsafe class KeyValueCache
+public sealed unsafe class KeyValueCache : IDisposable
 {
     /// <summary>Positions per K tile: one Vector512 of floats, two Vector256, four Vector128.</summary>
     internal const int TileWidth = 16;
@@ -42,6 +42,32 @@ public sealed unsafe class KeyValueCache
         _keepStore = keepStore;
         _keepOffset = keepOffset;
         Mask = mask;
+    }
+
+    private int _released;
+
+    // A cache nobody disposed still gives its buffers back once nothing can reach them.
+    ~KeyValueCache() => ReturnBuffers();
+
+    /// <summary>
+    /// Hands the buffers back for reuse by the next cache. The owner calls it once no decode step can still be reading
+    /// (a session store does so when the session ends); later reads would see another cache's data, never freed memory.
+    /// </summary>
+    public void Dispose()
+    {
+        ReturnBuffers();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>True once <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed => Volatile.Read(ref _released) != 0;
+
+    private void ReturnBuffers()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        PinnedBufferPool.Return(_keyStore);
+        PinnedBufferPool.Return(_valueStore);
+        PinnedBufferPool.Return(_keepStore);
     }
 
     public int Heads { get; }
@@ -198,7 +224,7 @@ public sealed unsafe class KeyValueCache
     // Pinned so raw pointers into it stay valid for the cache's lifetime; over-allocated so the start can be aligned.
     private static float[] AllocateAligned(long length, out int offset)
     {
-        var store = GC.AllocateUninitializedArray<float>(checked((int)(length + AlignmentFloats)), pinned: true);
+        var store = PinnedBufferPool.Rent(length + AlignmentFloats);
         nint address = (nint)Unsafe.AsPointer(ref store[0]);
         offset = (int)((64 - (address & 63)) & 63) / sizeof(float);
         return store;

@@ -19,6 +19,7 @@ public static unsafe class DecodeAttention
         Span<float> context, Span<float> attention, KernelVariant variant, int maxThreads = 1)
     {
         ArgumentNullException.ThrowIfNull(cache);
+        ObjectDisposedException.ThrowIf(cache.IsDisposed, cache);
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         int inner = cache.Heads * cache.HeadDim;
         if (queries.Length < n * inner) throw new ArgumentException("queries must be [n, heads·headDim].", nameof(queries));

@@ -17,6 +17,7 @@ internal static unsafe class Gemm128
     /// y [rows, 32] = init + x [rows, kc]·w [kc, 32] (init = the 32 values in <paramref name="init"/> for every row),
     /// or y += x·w when init is null. rows ≤ 12; x(i, k) sits at x + i·rowStride + k·kStride; w is one panel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Panel(int rows, float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         for (int c = 0; c < 32; c += TileWidth)
@@ -38,6 +39,7 @@ internal static unsafe class Gemm128
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows1(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -81,6 +83,7 @@ internal static unsafe class Gemm128
         c0_0.Store(y); c0_1.Store(y + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows2(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -138,6 +141,7 @@ internal static unsafe class Gemm128
         c1_0.Store((y + 1 * ldy)); c1_1.Store((y + 1 * ldy) + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows3(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -173,6 +177,7 @@ internal static unsafe class Gemm128
         c2_0.Store((y + 2 * ldy)); c2_1.Store((y + 2 * ldy) + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows4(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -213,6 +218,7 @@ internal static unsafe class Gemm128
         c3_0.Store((y + 3 * ldy)); c3_1.Store((y + 3 * ldy) + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows5(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -258,6 +264,7 @@ internal static unsafe class Gemm128
         c4_0.Store((y + 4 * ldy)); c4_1.Store((y + 4 * ldy) + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows6(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;

@@ -17,6 +17,7 @@ internal static unsafe class Gemm512
     /// y [rows, 32] = init + x [rows, kc]·w [kc, 32] (init = the 32 values in <paramref name="init"/> for every row),
     /// or y += x·w when init is null. rows ≤ 12; x(i, k) sits at x + i·rowStride + k·kStride; w is one panel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Panel(int rows, float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         for (int c = 0; c < 32; c += TileWidth)
@@ -44,6 +45,7 @@ internal static unsafe class Gemm512
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows1(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -87,6 +89,7 @@ internal static unsafe class Gemm512
         c0_0.Store(y); c0_1.Store(y + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows2(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -144,6 +147,7 @@ internal static unsafe class Gemm512
         c1_0.Store((y + 1 * ldy)); c1_1.Store((y + 1 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows3(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -215,6 +219,7 @@ internal static unsafe class Gemm512
         c2_0.Store((y + 2 * ldy)); c2_1.Store((y + 2 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows4(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -255,6 +260,7 @@ internal static unsafe class Gemm512
         c3_0.Store((y + 3 * ldy)); c3_1.Store((y + 3 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows5(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -300,6 +306,7 @@ internal static unsafe class Gemm512
         c4_0.Store((y + 4 * ldy)); c4_1.Store((y + 4 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows6(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -349,6 +356,7 @@ internal static unsafe class Gemm512
         c5_0.Store((y + 5 * ldy)); c5_1.Store((y + 5 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows7(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -402,6 +410,7 @@ internal static unsafe class Gemm512
         c6_0.Store((y + 6 * ldy)); c6_1.Store((y + 6 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows8(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -459,6 +468,7 @@ internal static unsafe class Gemm512
         c7_0.Store((y + 7 * ldy)); c7_1.Store((y + 7 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows9(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -521,6 +531,7 @@ internal static unsafe class Gemm512
         c8_0.Store((y + 8 * ldy)); c8_1.Store((y + 8 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows10(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -587,6 +598,7 @@ internal static unsafe class Gemm512
         c9_0.Store((y + 9 * ldy)); c9_1.Store((y + 9 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows11(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -657,6 +669,7 @@ internal static unsafe class Gemm512
         c10_0.Store((y + 10 * ldy)); c10_1.Store((y + 10 * ldy) + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows12(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;

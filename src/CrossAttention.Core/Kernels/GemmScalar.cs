@@ -17,6 +17,7 @@ internal static unsafe class GemmScalar
     /// y [rows, 32] = init + x [rows, kc]·w [kc, 32] (init = the 32 values in <paramref name="init"/> for every row),
     /// or y += x·w when init is null. rows ≤ 12; x(i, k) sits at x + i·rowStride + k·kStride; w is one panel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Panel(int rows, float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         for (int c = 0; c < 32; c += TileWidth)
@@ -34,6 +35,7 @@ internal static unsafe class GemmScalar
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows1(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;
@@ -63,6 +65,7 @@ internal static unsafe class GemmScalar
         y[0] = c0_0; y[1] = c0_1; y[2] = c0_2; y[3] = c0_3;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows2(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
     {
         float* x0 = x;

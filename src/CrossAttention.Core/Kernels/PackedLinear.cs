@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -162,6 +163,7 @@ public sealed unsafe class PackedLinear
         public bool PackRows;
         public delegate*<int, float*, nint, nint, float*, int, float*, nint, float*, void> Kernel;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
         {
             int rowStart = index / PanelGroups * ChunkRows;
@@ -194,6 +196,7 @@ public sealed unsafe class PackedLinear
 
         // x(i, k) of the chunk sits at xs + (i / 12)·12·in + (i % 12)·rowStride + k·kStride: a block of 12 rows is
         // 12·in floats further on both in place and packed.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Multiply(float* xs, nint rowStride, nint kStride, int depthBlock,
             int rowStart, int chunkRows, int blocks, int firstPanel, int endPanel)
         {
@@ -229,6 +232,7 @@ public sealed unsafe class PackedLinear
         }
 
         // x [rows, in] → [blocks, in, 12]: k-major with the 12 rows of a block side by side.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void PackChunk(float* x, int rows, int inFeatures, float* packed)
         {
             int i = 0;

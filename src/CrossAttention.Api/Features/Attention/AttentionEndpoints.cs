@@ -55,8 +55,10 @@ public static class AttentionEndpoints
             KeyValueCache cache;
             using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
                 cache = layer.Encode(body.Source!.Values, body.Source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
-            var result = await CrossAttentionCompute.DecodeAsync(gate, model, body.Layer.Value, cache, body.Queries!,
-                body.ReturnAttention, cancellationToken);
+            AttentionResult result;
+            using (cache)
+                result = await CrossAttentionCompute.DecodeAsync(gate, model, body.Layer.Value, cache, body.Queries!,
+                    body.ReturnAttention, cancellationToken);
             return CrossAttentionCompute.WantsRawFloat32(request) ? new RawFloat32Result(result) : TypedResults.Ok(result);
         }
     }

@@ -155,7 +155,9 @@ public static class SessionsEndpoints
             var now = time.GetUtcNow();
             var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
             var session = new SessionEntry(id, found.Name, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
-            switch (await store.AddAsync(session, cancellationToken))
+            var added = await store.AddAsync(session, cancellationToken);
+            if (added != SessionAddResult.Stored) encoded.Dispose();
+            switch (added)
             {
                 case SessionAddResult.AlreadyExists:
                     return Problems.Create(StatusCodes.Status409Conflict, "Session exists",
@@ -242,8 +244,18 @@ public static class SessionsEndpoints
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
         int layer = body.Layer!.Value;
-        var result = await CrossAttentionCompute.DecodeAsync(gate, model, layer, session.Encoded.Layers[layer], body.Queries!,
-            body.ReturnAttention, cancellationToken);
+        // The lease keeps the K/V from being recycled if the session ends (delete, expiry) while this step runs.
+        if (!session.Encoded.TryAcquire()) return SessionNotFound(sessionId);
+        AttentionResult result;
+        try
+        {
+            result = await CrossAttentionCompute.DecodeAsync(gate, model, layer, session.Encoded.Layers[layer], body.Queries!,
+                body.ReturnAttention, cancellationToken);
+        }
+        finally
+        {
+            session.Encoded.Release();
+        }
         return CrossAttentionCompute.WantsRawFloat32(request) ? new RawFloat32Result(result) : TypedResults.Ok(result);
     }
 
