@@ -34,7 +34,12 @@ public static unsafe class DecodeAttention
             var job = new DecodeAttentionJob(q, n, cache, scale, c, attention.IsEmpty ? null : a, variant);
             int threads = Math.Clamp(maxThreads, 1, Math.Min(cache.Heads, Environment.ProcessorCount));
             if (threads == 1) RunHeads(job, 0, cache.Heads);
-            else DecodeAttentionWorkers.Run(job, threads);
+            else
+            {
+                // The same workers as the projections, so a step never has two pools spinning for one spare core.
+                var heads = new HeadsBody(job);
+                KernelParallel.For(cache.Heads, threads, ref heads);
+            }
         }
         GC.KeepAlive(cache); // the job holds raw pointers into the cache's pinned stores
     }
@@ -59,6 +64,12 @@ public static unsafe class DecodeAttention
                 break;
         }
     }
+}
+
+/// <summary>One head per loop index: heads are claimed one at a time, so a late worker only takes what is left.</summary>
+internal readonly struct HeadsBody(DecodeAttentionJob job) : IParallelBody
+{
+    public void Invoke(int index) => DecodeAttention.RunHeads(job, index, index + 1);
 }
 
 /// <summary>One decode attention call as raw pointers, so it can be handed to worker threads.</summary>
