@@ -23,6 +23,12 @@ public sealed class CacheOptions
 
     /// <summary>A session never outlives this many seconds after its creation, however often it is used.</summary>
     public int MaxTtlSeconds { get; set; } = 3600;
+
+    /// <summary>
+    /// Bytes of K/V buffers from ended sessions kept for reuse by new ones (fresh memory costs a page fault per 4 KiB
+    /// on first write); on top of SizeLimitBytes. 0 turns recycling off.
+    /// </summary>
+    public long RecycledBytesLimit { get; set; } = 256L << 20;
 }
 
 public sealed class LimitsOptions

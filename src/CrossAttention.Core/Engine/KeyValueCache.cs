@@ -70,6 +70,19 @@ public sealed unsafe class KeyValueCache : IDisposable
         PinnedBufferPool.Return(_keepStore);
     }
 
+    /// <summary>
+    /// Most bytes of buffers from ended caches kept for reuse by new ones (default 256 MiB); 0 turns recycling off.
+    /// These bytes are not part of any cache's <see cref="Bytes"/>.
+    /// </summary>
+    public static long RecycledBytesLimit
+    {
+        get => PinnedBufferPool.LimitBytes;
+        set => PinnedBufferPool.LimitBytes = Math.Max(0, value);
+    }
+
+    /// <summary>Bytes of buffers from ended caches held for reuse right now.</summary>
+    public static long RecycledBytes => PinnedBufferPool.IdleBytes;
+
     public int Heads { get; }
     public int SourceLength { get; }
     public int HeadDim { get; }
