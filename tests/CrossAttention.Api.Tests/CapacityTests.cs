@@ -31,6 +31,7 @@ public class CapacityTests : IClassFixture<CapacityTests.Factory>
     [Fact]
     public async Task FullCacheAnswers507AndKeepsExistingSessions()
     {
+        _factory.Time.Advance(TimeSpan.FromSeconds(120)); // whatever other tests of this class left has expired
         var first = await Encode(16);
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         string firstId = (await first.ReadObjectAsync())["sessionId"]!.GetValue<string>();
@@ -50,6 +51,23 @@ public class CapacityTests : IClassFixture<CapacityTests.Factory>
         // Deleting one frees room for another.
         Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/sessions/{firstId}")).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await Encode(16)).StatusCode);
+    }
+
+    [Fact]
+    public async Task SessionStoredAfterExpiredOnesAreClearedIsFullyUsable()
+    {
+        // Fill the cache, let those sessions expire unseen, then encode: the store must first be refused, clear the
+        // expired entries and store the new session; that session must then serve decode steps.
+        _factory.Time.Advance(TimeSpan.FromSeconds(120)); // whatever other tests of this class left has expired
+        Assert.Equal(HttpStatusCode.Created, (await Encode(16)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Encode(16)).StatusCode);
+        _factory.Time.Advance(TimeSpan.FromSeconds(120));
+        var fresh = await Encode(16);
+        Assert.Equal(HttpStatusCode.Created, fresh.StatusCode);
+        string id = (await fresh.ReadObjectAsync())["sessionId"]!.GetValue<string>();
+        var step = await _client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new { layer = 1, queries = Json.Rows(2, 64, 3) }));
+        Assert.Equal(HttpStatusCode.OK, step.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/sessions/{id}")).StatusCode);
     }
 
     [Fact]

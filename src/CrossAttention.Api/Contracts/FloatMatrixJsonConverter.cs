@@ -70,7 +70,8 @@ public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
 
     private static byte[] Grow(byte[] buffer)
     {
-        byte[] bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+        if (buffer.Length >= Array.MaxLength) throw new JsonException("the matrix is too large.");
+        byte[] bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, Array.MaxLength));
         buffer.AsSpan().CopyTo(bigger);
         ArrayPool<byte>.Shared.Return(buffer);
         return bigger;

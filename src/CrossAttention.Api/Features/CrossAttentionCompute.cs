@@ -22,7 +22,7 @@ internal static class CrossAttentionCompute
     {
         int n = queries.Rows;
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
-        float[]? attention = returnAttention ? new float[model.Heads * n * cache.SourceLength] : null; // [heads, n, m]
+        float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
         using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
         {
             model.Layers[layer].Decode(cache, queries.Values, n, output, attention,
@@ -30,6 +30,13 @@ internal static class CrossAttentionCompute
         }
         return new AttentionResult(output, n, model.QueryDim, attention, model.Heads, cache.SourceLength);
     }
+
+    /// <summary>Values in an attention matrix [heads, n, m]; callers check <see cref="AttentionFits"/> first.</summary>
+    public static int AttentionValues(int heads, int queries, int sourceLength) => checked(heads * queries * sourceLength);
+
+    /// <summary>Whether [heads, n, m] fits one array (a request asking for more gets a 400, not an overflow).</summary>
+    public static bool AttentionFits(int heads, int queries, int sourceLength) =>
+        (long)heads * queries * sourceLength <= Array.MaxLength;
 
     /// <summary>True when the client asked for raw float32 rather than JSON.</summary>
     public static bool WantsRawFloat32(HttpRequest request)

@@ -58,6 +58,12 @@ internal sealed class RequestValidation(LimitsOptions limits)
         return bytes;
     }
 
+    public void AttentionSize(bool returnAttention, CrossAttentionModel model, FloatMatrix? queries, int sourceLength)
+    {
+        if (returnAttention && queries is not null && !CrossAttentionCompute.AttentionFits(model.Heads, queries.Rows, sourceLength))
+            Add("returnAttention", $"the attention matrix [{model.Heads}, {queries.Rows}, {sourceLength}] is too large for one response; send fewer queries per step.");
+    }
+
     public void Ttl(int? ttlSeconds, CacheOptions cache)
     {
         if (ttlSeconds is int ttl && (ttl < 1 || ttl > cache.MaxTtlSeconds))

@@ -17,7 +17,7 @@ public sealed class ModelCatalog
     public ModelCatalog(IOptions<CrossAttentionOptions> options)
     {
         var demo = options.Value.Demo;
-        if (demo.Enabled) Add(DemoModel.Create(demo.Layers, demo.DModel, demo.Heads));
+        if (demo.Enabled) TryAdd(DemoModel.Create(demo.Layers, demo.DModel, demo.Heads));
     }
 
     /// <summary>True once every configured model folder has been tried.</summary>
@@ -33,7 +33,8 @@ public sealed class ModelCatalog
 
     public bool TryGet(string name, out CrossAttentionModel model) => _models.TryGetValue(name, out model!);
 
-    internal void Add(CrossAttentionModel model) => _models[model.Name] = model;
+    /// <summary>Adds a model; false when the name is taken (a folder named like the demo model, say).</summary>
+    internal bool TryAdd(CrossAttentionModel model) => _models.TryAdd(model.Name, model);
 
     internal void AddFailure(string folder, string reason) => _failures[folder] = reason;
 

@@ -24,7 +24,13 @@ public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<C
                 try
                 {
                     var model = ModelLoader.Load(folder, name);
-                    catalog.Add(model);
+                    if (!catalog.TryAdd(model))
+                    {
+                        string reason = $"a model named '{name}' is already served (the built-in demo model?); rename the folder.";
+                        catalog.AddFailure(name, reason);
+                        LogDuplicate(name);
+                        continue;
+                    }
                     LogLoaded(name, model.Family, model.Layers.Count, model.Heads, model.HeadDim);
                 }
                 catch (ModelLoadException e)
@@ -47,6 +53,9 @@ public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<C
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Name} ({Family}, {Layers} layers, {Heads} heads of {HeadDim})")]
     private partial void LogLoaded(string name, string family, int layers, int heads, int headDim);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model folder {Name} was not loaded: a model of that name is already served")]
+    private partial void LogDuplicate(string name);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Model folder {Name} was not loaded")]
     private partial void LogFailed(Exception exception, string name);

@@ -25,7 +25,8 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Limits.MaxSourceLength > 0, "Limits:MaxSourceLength", "must be greater than 0.");
         Require(options.Limits.MaxQueries > 0, "Limits:MaxQueries", "must be greater than 0.");
         Require(options.Limits.MaxRequestBytes >= 1024, "Limits:MaxRequestBytes", "must be at least 1024.");
-        Require(options.Limits.MaxRequestBytes <= int.MaxValue, "Limits:MaxRequestBytes", $"must be at most {int.MaxValue}.");
+        // JSON spends as little as 2 bytes per float, and parsed floats take 4: keep that buffer well inside one array.
+        Require(options.Limits.MaxRequestBytes <= 512L << 20, "Limits:MaxRequestBytes", $"must be at most {512L << 20} (512 MiB).");
         if (options.Demo.Enabled)
         {
             Require(options.Demo.Layers is >= 1 and <= 128, "Demo:Layers", "must be between 1 and 128.");

@@ -54,7 +54,7 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
         var now = _time.GetUtcNow();
         if (now >= session.ExpiresAt) // the cache checks lazily; the session's own clock is the contract
         {
-            _cache.Remove(id);
+            RemoveIfSame(session);
             return ValueTask.FromResult<SessionEntry?>(null);
         }
         session.Touch(now);
@@ -63,9 +63,19 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
 
     public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken)
     {
-        bool existed = _cache.TryGetValue(id, out SessionEntry? session) && session is not null && _time.GetUtcNow() < session.ExpiresAt;
-        _cache.Remove(id);
-        return ValueTask.FromResult(existed);
+        if (!_cache.TryGetValue(id, out SessionEntry? session) || session is null) return ValueTask.FromResult(false);
+        bool live = _time.GetUtcNow() < session.ExpiresAt;
+        RemoveIfSame(session);
+        return ValueTask.FromResult(live);
+    }
+
+    // Only this entry: a client may meanwhile have put a new session under the same id.
+    private void RemoveIfSame(SessionEntry session)
+    {
+        lock (_addLock)
+        {
+            if (_cache.TryGetValue(session.Id, out SessionEntry? current) && ReferenceEquals(current, session)) _cache.Remove(session.Id);
+        }
     }
 
     public void Dispose() => _cache.Dispose();
@@ -80,7 +90,12 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
             Priority = CacheItemPriority.NeverRemove,
         };
         // However it ends (deleted, expired, replaced), the session's K/V go back to the pool once no step reads them.
-        entryOptions.RegisterPostEvictionCallback(static (_, value, _, _) => (value as SessionEntry)?.Encoded.Dispose());
+        // Capacity is not an end: entries are NeverRemove, so it only means "refused", and a refused entry may still be
+        // stored by the retry below (the caller disposes it if it is not).
+        entryOptions.RegisterPostEvictionCallback(static (_, value, reason, _) =>
+        {
+            if (reason != EvictionReason.Capacity) (value as SessionEntry)?.Encoded.Dispose();
+        });
         _cache.Set(session.Id, session, entryOptions);
         // IMemoryCache silently drops an entry that does not fit: only a read-back tells.
         return _cache.TryGetValue(session.Id, out SessionEntry? stored) && ReferenceEquals(stored, session);

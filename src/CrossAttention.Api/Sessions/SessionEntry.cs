@@ -1,4 +1,5 @@
 using CrossAttention.Core.Engine;
+using CrossAttention.Core.Models;
 
 namespace CrossAttention.Api.Sessions;
 
@@ -7,11 +8,11 @@ public sealed class SessionEntry
 {
     private long _lastUsedTicks;
 
-    public SessionEntry(string id, string modelName, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
+    public SessionEntry(string id, CrossAttentionModel model, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
         TimeSpan maxLifetime)
     {
         Id = id;
-        ModelName = modelName;
+        Model = model;
         Encoded = encoded;
         CreatedAt = createdAt;
         SlidingTtl = slidingTtl;
@@ -20,7 +21,10 @@ public sealed class SessionEntry
     }
 
     public string Id { get; }
-    public string ModelName { get; }
+    /// <summary>The model the source was encoded with; its steps use the same weights whatever the catalog does later.</summary>
+    public CrossAttentionModel Model { get; }
+
+    public string ModelName => Model.Name;
     public EncodedSource Encoded { get; }
     public DateTimeOffset CreatedAt { get; }
     public TimeSpan SlidingTtl { get; }

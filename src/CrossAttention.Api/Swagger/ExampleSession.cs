@@ -32,9 +32,10 @@ public sealed class ExampleSession(ModelCatalog catalog, ISessionStore store, Ti
             float[] source = Values(SourceRows, model.SourceDim, 0.37);
             var encoded = model.Encode(source, SourceRows, default, ComputeOptions.Default);
             var cache = options.Value.Cache;
-            var session = new SessionEntry(SessionIds.New(), model.Name, encoded, time.GetUtcNow(),
+            var session = new SessionEntry(SessionIds.New(), model, encoded, time.GetUtcNow(),
                 TimeSpan.FromSeconds(cache.MaxTtlSeconds), TimeSpan.FromSeconds(cache.MaxTtlSeconds));
             bool stored = store.AddAsync(session, CancellationToken.None).AsTask().GetAwaiter().GetResult() == SessionAddResult.Stored;
+            if (!stored) encoded.Dispose();
             _id = stored ? session.Id : null;
             return _id;
         }

@@ -49,6 +49,7 @@ public static class AttentionEndpoints
             check.Source(body.Source, model);
             check.Queries(body.Queries, model);
             byte[]? mask = check.IsValid ? check.Mask(body.SourceMask, body.Source!.Rows) : null;
+            if (check.IsValid) check.AttentionSize(body.ReturnAttention, model, body.Queries, body.Source!.Rows);
             if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
             var layer = model.Layers[body.Layer!.Value];

@@ -154,7 +154,7 @@ public static class SessionsEndpoints
             var encoded = await CrossAttentionCompute.EncodeAsync(gate, found, body.Source, maskBytes, cancellationToken);
             var now = time.GetUtcNow();
             var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-            var session = new SessionEntry(id, found.Name, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
+            var session = new SessionEntry(id, found, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
             var added = await store.AddAsync(session, cancellationToken);
             if (added != SessionAddResult.Stored) encoded.Dispose();
             switch (added)
@@ -178,7 +178,7 @@ public static class SessionsEndpoints
         await store.RemoveAsync(id, cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
 
     internal static async Task<Results<Ok<AttentionResult>, RawFloat32Result, ValidationProblem, NotFoundProblem, ProblemHttpResult>>
-        DecodeStepAsync(HttpRequest request, ModelCatalog catalog, ISessionStore store, ComputeGate gate,
+        DecodeStepAsync(HttpRequest request, ISessionStore store, ComputeGate gate,
             IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         if (!RequestBody.IsJson(request)) return RequestBody.UnsupportedMediaType(request, binaryAllowed: false);
@@ -189,13 +189,13 @@ public static class SessionsEndpoints
         {
             if (string.IsNullOrEmpty(body!.SessionId))
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["sessionId"] = ["is required."] });
-            return await DecodeAsync(request, body.SessionId, body, catalog, store, gate, options.Value, cancellationToken);
+            return await DecodeAsync(request, body.SessionId, body, store, gate, options.Value, cancellationToken);
         }
     }
 
     internal static async Task<Results<Ok<AttentionResult>, RawFloat32Result, ValidationProblem, NotFoundProblem, ProblemHttpResult>>
         SessionDecodeStepAsync(string id, HttpRequest request, int? layer, int? rows, bool? returnAttention,
-            ModelCatalog catalog, ISessionStore store, ComputeGate gate, IOptions<CrossAttentionOptions> options,
+            ISessionStore store, ComputeGate gate, IOptions<CrossAttentionOptions> options,
             IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         var settings = options.Value;
@@ -210,7 +210,7 @@ public static class SessionsEndpoints
         else if (RequestBody.IsOctetStream(request))
         {
             if (await store.GetAsync(id, cancellationToken) is not { } session) return SessionNotFound(id);
-            catalog.TryGet(session.ModelName, out var model);
+            var model = session.Model;
             var query = new RequestValidation(settings.Limits);
             if (rows is not > 0) query.Add("rows", "is required in the query string with a raw float32 body: the query count n (≥ 1).");
             else if (rows > settings.Limits.MaxQueries) query.Add("rows", $"{rows} exceeds {settings.Limits.MaxQueries} (Limits:MaxQueries).");
@@ -227,20 +227,20 @@ public static class SessionsEndpoints
         }
         using (body)
         {
-            return await DecodeAsync(request, id, body, catalog, store, gate, settings, cancellationToken);
+            return await DecodeAsync(request, id, body, store, gate, settings, cancellationToken);
         }
     }
 
     private static async Task<Results<Ok<AttentionResult>, RawFloat32Result, ValidationProblem, NotFoundProblem, ProblemHttpResult>>
-        DecodeAsync(HttpRequest request, string sessionId, DecodeStepRequest body, ModelCatalog catalog, ISessionStore store,
+        DecodeAsync(HttpRequest request, string sessionId, DecodeStepRequest body, ISessionStore store,
             ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(sessionId, cancellationToken) is not { } session) return SessionNotFound(sessionId);
-        if (!catalog.TryGet(session.ModelName, out var model))
-            return Problems.NotFound("Model not found", $"Model '{session.ModelName}' of session '{sessionId}' is no longer served.");
+        var model = session.Model;
         var check = new RequestValidation(settings.Limits);
         check.Layer(body.Layer, model);
         check.Queries(body.Queries, model);
+        check.AttentionSize(body.ReturnAttention, model, body.Queries, session.Encoded.SourceLength);
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
         int layer = body.Layer!.Value;
