@@ -4,10 +4,11 @@ using System.Runtime.Intrinsics;
 namespace CrossAttention.Core.Kernels;
 
 /// <summary>
-/// The handful of float-vector operations the decode kernel needs, as static abstract members so one generic kernel
-/// body is specialised by the JIT for Vector512, Vector256 and Vector128 (TLanes is always a struct).
+/// The handful of float-vector operations the kernels need (decode attention, the narrow GEMM micro-kernels), as
+/// static abstract members so one generic kernel body is specialised by the JIT for Vector512, Vector256 and
+/// Vector128 (TLanes is always a struct).
 /// </summary>
-internal unsafe interface IDecodeLanes<TVector> where TVector : struct
+internal unsafe interface IFloatLanes<TVector> where TVector : struct
 {
     static abstract int Count { get; }
     static abstract TVector Zero { get; }
@@ -32,7 +33,7 @@ internal unsafe interface IDecodeLanes<TVector> where TVector : struct
     static abstract float SumAcross(TVector value);
 }
 
-internal readonly unsafe struct Lanes512 : IDecodeLanes<Vector512<float>>
+internal readonly unsafe struct Lanes512 : IFloatLanes<Vector512<float>>
 {
     public static int Count => Vector512<float>.Count;
     public static Vector512<float> Zero => Vector512<float>.Zero;
@@ -69,7 +70,7 @@ internal readonly unsafe struct Lanes512 : IDecodeLanes<Vector512<float>>
     public static float SumAcross(Vector512<float> value) => Vector512.Sum(value);
 }
 
-internal readonly unsafe struct Lanes256 : IDecodeLanes<Vector256<float>>
+internal readonly unsafe struct Lanes256 : IFloatLanes<Vector256<float>>
 {
     public static int Count => Vector256<float>.Count;
     public static Vector256<float> Zero => Vector256<float>.Zero;
@@ -106,7 +107,7 @@ internal readonly unsafe struct Lanes256 : IDecodeLanes<Vector256<float>>
     public static float SumAcross(Vector256<float> value) => Vector256.Sum(value);
 }
 
-internal readonly unsafe struct Lanes128 : IDecodeLanes<Vector128<float>>
+internal readonly unsafe struct Lanes128 : IFloatLanes<Vector128<float>>
 {
     public static int Count => Vector128<float>.Count;
     public static Vector128<float> Zero => Vector128<float>.Zero;

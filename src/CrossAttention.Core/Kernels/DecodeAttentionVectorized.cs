@@ -16,7 +16,7 @@ internal static unsafe class DecodeAttentionVectorized
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ComputeHeads<TLanes, TVector>(in DecodeAttentionJob job, int headStart, int headEnd)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int n = job.QueryCount, m = job.SourceLength, headDim = job.HeadDim, tiles = job.Tiles;
@@ -55,7 +55,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scores<TLanes, TVector>(float* queries, int queryStride, int n, float* keyHead, int tiles,
         int headDim, float* weights, int paddedLength)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int width = TLanes.Count;
@@ -104,7 +104,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresTwoQueriesFourStrips<TLanes, TVector>(float* q0, float* q1, int headDim,
         float* k0, float* k1, float* k2, float* k3, float* output0, float* output1)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         TVector a00 = TLanes.Zero, a01 = TLanes.Zero, a02 = TLanes.Zero, a03 = TLanes.Zero;
@@ -135,7 +135,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresOneQueryFourStrips<TLanes, TVector>(float* q, int headDim,
         float* k0, float* k1, float* k2, float* k3, float* output)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         TVector a0 = TLanes.Zero, a1 = TLanes.Zero, a2 = TLanes.Zero, a3 = TLanes.Zero;
@@ -156,7 +156,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresOneQueryEightStrips<TLanes, TVector>(float* q, int headDim, float* k0, float* k4,
         int stripsPerTile, int width, int tileFloats, float* output)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         // The first strip is a multiple of 8, so both groups of four start on a tile boundary and share offsets.
@@ -193,7 +193,7 @@ internal static unsafe class DecodeAttentionVectorized
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresOneQueryOneStrip<TLanes, TVector>(float* q, int headDim, float* k, float* output)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         // Two chains over even and odd d so the FMA latency is not the whole cost of a lone strip.
@@ -211,7 +211,7 @@ internal static unsafe class DecodeAttentionVectorized
     // In place: s ← exp(scale·s − max) at kept positions, exactly 0 at padding and past m. Returns 1 / Σ.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Softmax<TLanes, TVector>(float* scores, float* keepBits, int paddedLength, float scale)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;
@@ -240,7 +240,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightedSum<TLanes, TVector>(float* weights, int paddedLength, int n, float* valueHead, int m,
         int headDim, int chunks, float* accumulators, int paddedHeadDim)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;
@@ -280,7 +280,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumFourChunks<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
         float* acc, bool first)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;
@@ -302,7 +302,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumTwoQueriesFourChunks<TLanes, TVector>(float* p0, float* p1, float* values, int headDim,
         int start, int end, float* acc0, float* acc1, bool first)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;
@@ -343,7 +343,7 @@ internal static unsafe class DecodeAttentionVectorized
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumOneChunk<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
         float* acc, bool first)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         TVector even = first ? TLanes.Zero : TLanes.Load(acc), odd = TLanes.Zero;
@@ -360,7 +360,7 @@ internal static unsafe class DecodeAttentionVectorized
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scale<TLanes, TVector>(float* source, float factor, float* destination, int length)
-        where TLanes : struct, IDecodeLanes<TVector>
+        where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;

@@ -12,7 +12,7 @@ namespace CrossAttention.Core.Kernels;
 /// <remarks>
 /// Layout: W is cut into panels of <see cref="PanelWidth"/> output columns, each stored k-major
 /// ([panels, in, 32], the last panel zero-padded), so the micro-kernels read one panel row per k with aligned vector
-/// loads and broadcast one x value per row. The micro-kernels (Gemm512, Gemm256, Gemm128, GemmScalar) are written out
+/// loads and broadcast one x value per row. The micro-kernels (Gemm512, GemmNarrow for Vector256 and Vector128, GemmScalar) are written out
 /// one method per tile height, every accumulator its own local, so the JIT keeps them all in registers (checked in the
 /// disassembly: the 12×32 loop is 2 loads, 12 broadcasts and 24 FMAs with no spills).
 /// <para>
@@ -134,8 +134,8 @@ public sealed unsafe class PackedLinear
                 Kernel = variant switch
                 {
                     KernelVariant.Vector512 => &Gemm512.Panel,
-                    KernelVariant.Vector256 => &Gemm256.Panel,
-                    KernelVariant.Vector128 => &Gemm128.Panel,
+                    KernelVariant.Vector256 => &GemmNarrow<Lanes256, Vector256<float>>.Panel,
+                    KernelVariant.Vector128 => &GemmNarrow<Lanes128, Vector128<float>>.Panel,
                     _ => &GemmScalar.Panel,
                 },
             };
