@@ -34,7 +34,11 @@ public sealed class CrossAttentionModel
     public float Scale => Layers[0].Scale;
     public ProjectionBiases Biases => Layers[0].Biases;
 
-    /// <summary>Bytes one session's K/V cache will take for a source of m positions (what encode allocates).</summary>
+    /// <summary>
+    /// The least a session's K/V can take for a source of m positions: the K and V values and the mask. The cache itself
+    /// adds tile padding and buffer rounding (<see cref="EncodedSource.Bytes"/> is the exact figure); this bound lets a
+    /// source that could never fit be refused before any work.
+    /// </summary>
     public long KeyValueBytes(int sourceLength, bool masked) =>
         Layers.Count * (2L * sizeof(float) * sourceLength * Layers[0].InnerDim + (masked ? sourceLength : 0));
 

@@ -41,7 +41,7 @@ public static class AttentionEndpoints
         using (body)
         {
             if (string.IsNullOrEmpty(body!.Model))
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["model"] = ["is required."] });
+                return Problems.Invalid("model", "is required.");
             if (!SessionsEndpoints.TryFindModel(catalog, body.Model, out var model, out var missing)) return missing;
 
             var check = new RequestValidation(settings.Limits);

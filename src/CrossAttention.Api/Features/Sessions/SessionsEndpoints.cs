@@ -86,10 +86,7 @@ public static class SessionsEndpoints
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         if (!SessionIds.IsWellFormed(id))
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["id"] = ["must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url)."],
-            });
+            return Problems.Invalid("id", "must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url).");
         return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
             json.Value, cancellationToken);
     }
@@ -123,10 +120,7 @@ public static class SessionsEndpoints
             if (sourceMask is not null && !TryParseMask(sourceMask, out mask))
             {
                 source!.Dispose();
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-                {
-                    ["sourceMask"] = ["must be a comma-separated list of 1 (keep) and 0 (padding)."],
-                });
+                return Problems.Invalid("sourceMask", "must be a comma-separated list of 1 (keep) and 0 (padding).");
             }
             body = new EncodeRequest { Model = model, Source = source, SourceMask = mask, TtlSeconds = ttlSeconds };
         }
@@ -138,7 +132,7 @@ public static class SessionsEndpoints
         using (body)
         {
             if (string.IsNullOrEmpty(body.Model))
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["model"] = ["is required."] });
+                return Problems.Invalid("model", "is required.");
             if (!TryFindModel(catalog, body.Model, out var found, out var missing)) return missing;
 
             var check = new RequestValidation(settings.Limits);
@@ -188,8 +182,8 @@ public static class SessionsEndpoints
         using (body)
         {
             if (string.IsNullOrEmpty(body!.SessionId))
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["sessionId"] = ["is required."] });
-            return await DecodeAsync(request, body.SessionId, body, store, gate, options.Value, cancellationToken);
+                return Problems.Invalid("sessionId", "is required.");
+            return await DecodeAsync(request, body.SessionId, session: null, body, store, gate, options.Value, cancellationToken);
         }
     }
 
@@ -200,6 +194,7 @@ public static class SessionsEndpoints
     {
         var settings = options.Value;
         DecodeStepRequest body;
+        SessionEntry? session = null; // the raw form needs it (for d_q) before reading the body
         if (RequestBody.IsJson(request))
         {
             var (value, error) = await RequestBody.ReadJsonAsync<DecodeStepRequest>(request, settings.Limits.MaxRequestBytes,
@@ -209,7 +204,8 @@ public static class SessionsEndpoints
         }
         else if (RequestBody.IsOctetStream(request))
         {
-            if (await store.GetAsync(id, cancellationToken) is not { } session) return SessionNotFound(id);
+            session = await store.GetAsync(id, cancellationToken);
+            if (session is null) return SessionNotFound(id);
             var model = session.Model;
             var query = new RequestValidation(settings.Limits);
             if (rows is not > 0) query.Add("rows", "is required in the query string with a raw float32 body: the query count n (≥ 1).");
@@ -227,15 +223,16 @@ public static class SessionsEndpoints
         }
         using (body)
         {
-            return await DecodeAsync(request, id, body, store, gate, settings, cancellationToken);
+            return await DecodeAsync(request, id, session, body, store, gate, settings, cancellationToken);
         }
     }
 
     private static async Task<Results<Ok<AttentionResult>, RawFloat32Result, ValidationProblem, NotFoundProblem, ProblemHttpResult>>
-        DecodeAsync(HttpRequest request, string sessionId, DecodeStepRequest body, ISessionStore store,
+        DecodeAsync(HttpRequest request, string sessionId, SessionEntry? session, DecodeStepRequest body, ISessionStore store,
             ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
     {
-        if (await store.GetAsync(sessionId, cancellationToken) is not { } session) return SessionNotFound(sessionId);
+        session ??= await store.GetAsync(sessionId, cancellationToken);
+        if (session is null) return SessionNotFound(sessionId);
         var model = session.Model;
         var check = new RequestValidation(settings.Limits);
         check.Layer(body.Layer, model);
