@@ -60,32 +60,14 @@ internal static unsafe class Gemm512
         {
             c0_0 = Vector512.Load(y); c0_1 = Vector512.Load(y + 16);
         }
-        Vector512<float> d0_0 = Vector512<float>.Zero, d0_1 = Vector512<float>.Zero;
-        // Two independent sets of accumulators: with few rows one set alone is bound by FMA latency.
-        int k = 0;
-        for (; k + 1 < kc; k += 2)
+        for (int k = 0; k < kc; k++)
         {
             Vector512<float> w0 = Vector512.Load(w);
             Vector512<float> w1 = Vector512.Load(w + 16);
-            Vector512<float> u0 = Vector512.Load(w + 32);
-            Vector512<float> u1 = Vector512.Load(w + 48);
-            Vector512<float> a0 = Vector512.Create(x0[0]);
-            Vector512<float> e0 = Vector512.Create(x0[kStride]);
-            c0_0 = Vector512.FusedMultiplyAdd(a0, w0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(a0, w1, c0_1);
-            d0_0 = Vector512.FusedMultiplyAdd(e0, u0, d0_0);
-            d0_1 = Vector512.FusedMultiplyAdd(e0, u1, d0_1);
-            x0 += 2 * kStride; w += 64;
+            Vector512<float> a;
+            a = Vector512.Create(x0[0]); c0_0 = Vector512.FusedMultiplyAdd(a, w0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(a, w1, c0_1);
+            x0 += kStride; w += 32;
         }
-        if (k < kc)
-        {
-            Vector512<float> w0 = Vector512.Load(w);
-            Vector512<float> w1 = Vector512.Load(w + 16);
-            Vector512<float> a0 = Vector512.Create(x0[0]);
-            c0_0 = Vector512.FusedMultiplyAdd(a0, w0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(a0, w1, c0_1);
-        }
-        c0_0 += d0_0; c0_1 += d0_1;
         c0_0.Store(y); c0_1.Store(y + 16);
     }
 
@@ -107,42 +89,15 @@ internal static unsafe class Gemm512
             c0_0 = Vector512.Load(y); c0_1 = Vector512.Load(y + 16);
             c1_0 = Vector512.Load((y + 1 * ldy)); c1_1 = Vector512.Load((y + 1 * ldy) + 16);
         }
-        Vector512<float> d0_0 = Vector512<float>.Zero, d0_1 = Vector512<float>.Zero, d1_0 = Vector512<float>.Zero, d1_1 = Vector512<float>.Zero;
-        // Two independent sets of accumulators: with few rows one set alone is bound by FMA latency.
-        int k = 0;
-        for (; k + 1 < kc; k += 2)
+        for (int k = 0; k < kc; k++)
         {
             Vector512<float> w0 = Vector512.Load(w);
             Vector512<float> w1 = Vector512.Load(w + 16);
-            Vector512<float> u0 = Vector512.Load(w + 32);
-            Vector512<float> u1 = Vector512.Load(w + 48);
-            Vector512<float> a0 = Vector512.Create(x0[0]);
-            Vector512<float> e0 = Vector512.Create(x0[kStride]);
-            c0_0 = Vector512.FusedMultiplyAdd(a0, w0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(a0, w1, c0_1);
-            d0_0 = Vector512.FusedMultiplyAdd(e0, u0, d0_0);
-            d0_1 = Vector512.FusedMultiplyAdd(e0, u1, d0_1);
-            Vector512<float> a1 = Vector512.Create(x0[r1]);
-            Vector512<float> e1 = Vector512.Create(x0[kStride + r1]);
-            c1_0 = Vector512.FusedMultiplyAdd(a1, w0, c1_0);
-            c1_1 = Vector512.FusedMultiplyAdd(a1, w1, c1_1);
-            d1_0 = Vector512.FusedMultiplyAdd(e1, u0, d1_0);
-            d1_1 = Vector512.FusedMultiplyAdd(e1, u1, d1_1);
-            x0 += 2 * kStride; w += 64;
+            Vector512<float> a;
+            a = Vector512.Create(x0[0]); c0_0 = Vector512.FusedMultiplyAdd(a, w0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(a, w1, c0_1);
+            a = Vector512.Create(x0[r1]); c1_0 = Vector512.FusedMultiplyAdd(a, w0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(a, w1, c1_1);
+            x0 += kStride; w += 32;
         }
-        if (k < kc)
-        {
-            Vector512<float> w0 = Vector512.Load(w);
-            Vector512<float> w1 = Vector512.Load(w + 16);
-            Vector512<float> a0 = Vector512.Create(x0[0]);
-            c0_0 = Vector512.FusedMultiplyAdd(a0, w0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(a0, w1, c0_1);
-            Vector512<float> a1 = Vector512.Create(x0[r1]);
-            c1_0 = Vector512.FusedMultiplyAdd(a1, w0, c1_0);
-            c1_1 = Vector512.FusedMultiplyAdd(a1, w1, c1_1);
-        }
-        c0_0 += d0_0; c0_1 += d0_1;
-        c1_0 += d1_0; c1_1 += d1_1;
         c0_0.Store(y); c0_1.Store(y + 16);
         c1_0.Store((y + 1 * ldy)); c1_1.Store((y + 1 * ldy) + 16);
     }
@@ -168,52 +123,16 @@ internal static unsafe class Gemm512
             c1_0 = Vector512.Load((y + 1 * ldy)); c1_1 = Vector512.Load((y + 1 * ldy) + 16);
             c2_0 = Vector512.Load((y + 2 * ldy)); c2_1 = Vector512.Load((y + 2 * ldy) + 16);
         }
-        Vector512<float> d0_0 = Vector512<float>.Zero, d0_1 = Vector512<float>.Zero, d1_0 = Vector512<float>.Zero, d1_1 = Vector512<float>.Zero, d2_0 = Vector512<float>.Zero, d2_1 = Vector512<float>.Zero;
-        // Two independent sets of accumulators: with few rows one set alone is bound by FMA latency.
-        int k = 0;
-        for (; k + 1 < kc; k += 2)
+        for (int k = 0; k < kc; k++)
         {
             Vector512<float> w0 = Vector512.Load(w);
             Vector512<float> w1 = Vector512.Load(w + 16);
-            Vector512<float> u0 = Vector512.Load(w + 32);
-            Vector512<float> u1 = Vector512.Load(w + 48);
-            Vector512<float> a0 = Vector512.Create(x0[0]);
-            Vector512<float> e0 = Vector512.Create(x0[kStride]);
-            c0_0 = Vector512.FusedMultiplyAdd(a0, w0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(a0, w1, c0_1);
-            d0_0 = Vector512.FusedMultiplyAdd(e0, u0, d0_0);
-            d0_1 = Vector512.FusedMultiplyAdd(e0, u1, d0_1);
-            Vector512<float> a1 = Vector512.Create(x0[r1]);
-            Vector512<float> e1 = Vector512.Create(x0[kStride + r1]);
-            c1_0 = Vector512.FusedMultiplyAdd(a1, w0, c1_0);
-            c1_1 = Vector512.FusedMultiplyAdd(a1, w1, c1_1);
-            d1_0 = Vector512.FusedMultiplyAdd(e1, u0, d1_0);
-            d1_1 = Vector512.FusedMultiplyAdd(e1, u1, d1_1);
-            Vector512<float> a2 = Vector512.Create(x0[r2]);
-            Vector512<float> e2 = Vector512.Create(x0[kStride + r2]);
-            c2_0 = Vector512.FusedMultiplyAdd(a2, w0, c2_0);
-            c2_1 = Vector512.FusedMultiplyAdd(a2, w1, c2_1);
-            d2_0 = Vector512.FusedMultiplyAdd(e2, u0, d2_0);
-            d2_1 = Vector512.FusedMultiplyAdd(e2, u1, d2_1);
-            x0 += 2 * kStride; w += 64;
+            Vector512<float> a;
+            a = Vector512.Create(x0[0]); c0_0 = Vector512.FusedMultiplyAdd(a, w0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(a, w1, c0_1);
+            a = Vector512.Create(x0[r1]); c1_0 = Vector512.FusedMultiplyAdd(a, w0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(a, w1, c1_1);
+            a = Vector512.Create(x0[r2]); c2_0 = Vector512.FusedMultiplyAdd(a, w0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(a, w1, c2_1);
+            x0 += kStride; w += 32;
         }
-        if (k < kc)
-        {
-            Vector512<float> w0 = Vector512.Load(w);
-            Vector512<float> w1 = Vector512.Load(w + 16);
-            Vector512<float> a0 = Vector512.Create(x0[0]);
-            c0_0 = Vector512.FusedMultiplyAdd(a0, w0, c0_0);
-            c0_1 = Vector512.FusedMultiplyAdd(a0, w1, c0_1);
-            Vector512<float> a1 = Vector512.Create(x0[r1]);
-            c1_0 = Vector512.FusedMultiplyAdd(a1, w0, c1_0);
-            c1_1 = Vector512.FusedMultiplyAdd(a1, w1, c1_1);
-            Vector512<float> a2 = Vector512.Create(x0[r2]);
-            c2_0 = Vector512.FusedMultiplyAdd(a2, w0, c2_0);
-            c2_1 = Vector512.FusedMultiplyAdd(a2, w1, c2_1);
-        }
-        c0_0 += d0_0; c0_1 += d0_1;
-        c1_0 += d1_0; c1_1 += d1_1;
-        c2_0 += d2_0; c2_1 += d2_1;
         c0_0.Store(y); c0_1.Store(y + 16);
         c1_0.Store((y + 1 * ldy)); c1_1.Store((y + 1 * ldy) + 16);
         c2_0.Store((y + 2 * ldy)); c2_1.Store((y + 2 * ldy) + 16);

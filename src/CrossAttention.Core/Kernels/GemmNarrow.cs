@@ -62,32 +62,14 @@ internal static unsafe class GemmNarrow<TLanes, TVector>
         {
             c0_0 = TLanes.Load(y); c0_1 = TLanes.Load(y + W);
         }
-        TVector d0_0 = TLanes.Zero, d0_1 = TLanes.Zero;
-        // Two independent sets of accumulators: with few rows one set alone is bound by FMA latency.
-        int k = 0;
-        for (; k + 1 < kc; k += 2)
+        for (int k = 0; k < kc; k++)
         {
             TVector w0 = TLanes.Load(w);
             TVector w1 = TLanes.Load(w + W);
-            TVector u0 = TLanes.Load(w + 32);
-            TVector u1 = TLanes.Load(w + 32 + W);
-            TVector a0 = TLanes.Broadcast(x0[0]);
-            TVector e0 = TLanes.Broadcast(x0[kStride]);
-            c0_0 = TLanes.MultiplyAdd(a0, w0, c0_0);
-            c0_1 = TLanes.MultiplyAdd(a0, w1, c0_1);
-            d0_0 = TLanes.MultiplyAdd(e0, u0, d0_0);
-            d0_1 = TLanes.MultiplyAdd(e0, u1, d0_1);
-            x0 += 2 * kStride; w += 64;
+            TVector a;
+            a = TLanes.Broadcast(x0[0]); c0_0 = TLanes.MultiplyAdd(a, w0, c0_0); c0_1 = TLanes.MultiplyAdd(a, w1, c0_1);
+            x0 += kStride; w += 32;
         }
-        if (k < kc)
-        {
-            TVector w0 = TLanes.Load(w);
-            TVector w1 = TLanes.Load(w + W);
-            TVector a0 = TLanes.Broadcast(x0[0]);
-            c0_0 = TLanes.MultiplyAdd(a0, w0, c0_0);
-            c0_1 = TLanes.MultiplyAdd(a0, w1, c0_1);
-        }
-        c0_0 = TLanes.Add(c0_0, d0_0); c0_1 = TLanes.Add(c0_1, d0_1);
         TLanes.Store(c0_0, y); TLanes.Store(c0_1, y + W);
     }
 
@@ -109,42 +91,15 @@ internal static unsafe class GemmNarrow<TLanes, TVector>
             c0_0 = TLanes.Load(y); c0_1 = TLanes.Load(y + W);
             c1_0 = TLanes.Load((y + 1 * ldy)); c1_1 = TLanes.Load((y + 1 * ldy) + W);
         }
-        TVector d0_0 = TLanes.Zero, d0_1 = TLanes.Zero, d1_0 = TLanes.Zero, d1_1 = TLanes.Zero;
-        // Two independent sets of accumulators: with few rows one set alone is bound by FMA latency.
-        int k = 0;
-        for (; k + 1 < kc; k += 2)
+        for (int k = 0; k < kc; k++)
         {
             TVector w0 = TLanes.Load(w);
             TVector w1 = TLanes.Load(w + W);
-            TVector u0 = TLanes.Load(w + 32);
-            TVector u1 = TLanes.Load(w + 32 + W);
-            TVector a0 = TLanes.Broadcast(x0[0]);
-            TVector e0 = TLanes.Broadcast(x0[kStride]);
-            c0_0 = TLanes.MultiplyAdd(a0, w0, c0_0);
-            c0_1 = TLanes.MultiplyAdd(a0, w1, c0_1);
-            d0_0 = TLanes.MultiplyAdd(e0, u0, d0_0);
-            d0_1 = TLanes.MultiplyAdd(e0, u1, d0_1);
-            TVector a1 = TLanes.Broadcast(x0[r1]);
-            TVector e1 = TLanes.Broadcast(x0[kStride + r1]);
-            c1_0 = TLanes.MultiplyAdd(a1, w0, c1_0);
-            c1_1 = TLanes.MultiplyAdd(a1, w1, c1_1);
-            d1_0 = TLanes.MultiplyAdd(e1, u0, d1_0);
-            d1_1 = TLanes.MultiplyAdd(e1, u1, d1_1);
-            x0 += 2 * kStride; w += 64;
+            TVector a;
+            a = TLanes.Broadcast(x0[0]); c0_0 = TLanes.MultiplyAdd(a, w0, c0_0); c0_1 = TLanes.MultiplyAdd(a, w1, c0_1);
+            a = TLanes.Broadcast(x0[r1]); c1_0 = TLanes.MultiplyAdd(a, w0, c1_0); c1_1 = TLanes.MultiplyAdd(a, w1, c1_1);
+            x0 += kStride; w += 32;
         }
-        if (k < kc)
-        {
-            TVector w0 = TLanes.Load(w);
-            TVector w1 = TLanes.Load(w + W);
-            TVector a0 = TLanes.Broadcast(x0[0]);
-            c0_0 = TLanes.MultiplyAdd(a0, w0, c0_0);
-            c0_1 = TLanes.MultiplyAdd(a0, w1, c0_1);
-            TVector a1 = TLanes.Broadcast(x0[r1]);
-            c1_0 = TLanes.MultiplyAdd(a1, w0, c1_0);
-            c1_1 = TLanes.MultiplyAdd(a1, w1, c1_1);
-        }
-        c0_0 = TLanes.Add(c0_0, d0_0); c0_1 = TLanes.Add(c0_1, d0_1);
-        c1_0 = TLanes.Add(c1_0, d1_0); c1_1 = TLanes.Add(c1_1, d1_1);
         TLanes.Store(c0_0, y); TLanes.Store(c0_1, y + W);
         TLanes.Store(c1_0, (y + 1 * ldy)); TLanes.Store(c1_1, (y + 1 * ldy) + W);
     }

@@ -105,6 +105,72 @@ public sealed class CrossAttentionLayer
         }
     }
 
+    /// <summary>
+    /// Several decode steps of this layer at once, each as if decoded alone: the q and output projections run as one
+    /// matrix product over all their rows (the weights are read once, not once per step), and consecutive steps on the
+    /// same cache that do not want the weights attend in one pass (its K/V are read once for all of them).
+    /// </summary>
+    /// <remarks>Put steps that share a cache next to each other; their order is otherwise free.</remarks>
+    public void DecodeBatch<TStep>(IReadOnlyList<TStep> steps, ComputeOptions options) where TStep : IDecodeStep
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        if (steps.Count == 1)
+        {
+            var step = steps[0];
+            Decode(step.Cache, step.Queries, step.Rows, step.Output, step.Attention, options);
+            return;
+        }
+        int rows = 0;
+        for (int i = 0; i < steps.Count; i++)
+        {
+            var step = steps[i];
+            ArgumentOutOfRangeException.ThrowIfLessThan(step.Rows, 1);
+            if (step.Cache.Heads != Heads || step.Cache.HeadDim != HeadDim)
+                throw new ArgumentException($"Step {i}'s cache was not made by a layer of this shape.", nameof(steps));
+            if (step.Queries.Length != step.Rows * QueryDim || step.Output.Length < step.Rows * QueryDim)
+                throw new ArgumentException($"Step {i}'s queries and output must be [{step.Rows}, {QueryDim}].", nameof(steps));
+            rows = checked(rows + step.Rows);
+        }
+
+        int inner = InnerDim;
+        float[] x = ArrayPool<float>.Shared.Rent(rows * QueryDim);   // [rows, queryDim], every step's queries
+        float[] q = ArrayPool<float>.Shared.Rent(rows * inner);      // [rows, inner]
+        float[] context = ArrayPool<float>.Shared.Rent(rows * inner);
+        float[] y = ArrayPool<float>.Shared.Rent(rows * QueryDim);   // [rows, queryDim]
+        try
+        {
+            for (int i = 0, row = 0; i < steps.Count; row += steps[i].Rows, i++)
+                steps[i].Queries.CopyTo(x.AsSpan(row * QueryDim));
+            _query.Apply(x.AsSpan(0, rows * QueryDim), rows, q, options.Variant, options.MaxThreads);
+
+            for (int first = 0, row = 0; first < steps.Count;)
+            {
+                var cache = steps[first].Cache;
+                var attention = steps[first].Attention;
+                int last = first, runRows = steps[first].Rows;
+                // The kernel's weights come out [heads, n, m] for one n, so only steps without them share a pass.
+                while (attention.IsEmpty && last + 1 < steps.Count && ReferenceEquals(steps[last + 1].Cache, cache)
+                       && steps[last + 1].Attention.IsEmpty)
+                    runRows += steps[++last].Rows;
+                DecodeAttention.Compute(q.AsSpan(row * inner, runRows * inner), runRows, cache, Scale,
+                    context.AsSpan(row * inner, runRows * inner), attention, options.Variant, options.MaxThreads);
+                row += runRows;
+                first = last + 1;
+            }
+
+            _output.Apply(context.AsSpan(0, rows * inner), rows, y, options.Variant, options.MaxThreads);
+            for (int i = 0, row = 0; i < steps.Count; row += steps[i].Rows, i++)
+                y.AsSpan(row * QueryDim, steps[i].Rows * QueryDim).CopyTo(steps[i].Output);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(x);
+            ArrayPool<float>.Shared.Return(q);
+            ArrayPool<float>.Shared.Return(context);
+            ArrayPool<float>.Shared.Return(y);
+        }
+    }
+
     private static PackedLinear Pack(LinearWeights w) => PackedLinear.Pack(w.Weight, w.OutFeatures, w.InFeatures, w.Bias);
 }
 
