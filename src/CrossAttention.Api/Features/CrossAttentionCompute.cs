@@ -6,7 +6,7 @@ using CrossAttention.Core.Models;
 
 namespace CrossAttention.Api.Features;
 
-/// <summary>The engine calls the endpoints share: each runs inside a compute slot sized by the <see cref="ComputeGate"/>.</summary>
+/// <summary>The engine calls the endpoints share: each runs on cores the <see cref="ComputeGate"/> hands out.</summary>
 internal static class CrossAttentionCompute
 {
     public static async ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, CrossAttentionModel model, FloatMatrix source,
@@ -16,18 +16,14 @@ internal static class CrossAttentionCompute
         return model.Encode(source.Values, source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
     }
 
-    /// <summary>One layer's decode step; the response buffers are the only allocation.</summary>
+    /// <summary>One layer's decode step (batched with other waiting steps of the layer); the response buffers are the only tensor allocation.</summary>
     public static async ValueTask<AttentionResult> DecodeAsync(ComputeGate gate, CrossAttentionModel model, int layer,
         KeyValueCache cache, FloatMatrix queries, bool returnAttention, CancellationToken cancellationToken)
     {
         int n = queries.Rows;
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
         float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
-        using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
-        {
-            model.Layers[layer].Decode(cache, queries.Values, n, output, attention,
-                new ComputeOptions(KernelVariants.Best, lease.Threads));
-        }
+        await gate.DecodeAsync(new DecodeStepJob(model.Layers[layer], cache, queries, n, output, attention), cancellationToken);
         return new AttentionResult(output, n, model.QueryDim, attention, model.Heads, cache.SourceLength);
     }
 

@@ -1,50 +1,269 @@
+using CrossAttention.Api.Contracts;
+using CrossAttention.Core.Engine;
+using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Models;
+
 namespace CrossAttention.Api.Infrastructure;
 
 /// <summary>
 /// One slot per core: a request computes only while it holds a slot, so concurrent requests never oversubscribe the
-/// CPU. A request that finds the other cores idle and nobody waiting takes them too and its kernels split across
-/// them; under load every request computes on one core, which serves more requests per second than splitting each.
+/// CPU. Requests that find every core busy wait in one first-come queue. A request that finds the other cores idle
+/// and nobody waiting takes them too and its kernels split across them; under load every request computes on one core,
+/// which serves more requests per second than splitting each.
 /// </summary>
-public sealed class ComputeGate : IDisposable
+/// <remarks>
+/// Decode steps that wait are batched: when a core frees up and the first waiter is a decode step, the steps of the
+/// same layer waiting behind it (up to <c>maxBatchRows</c> query rows in all) run with it as one
+/// <see cref="CrossAttentionLayer.DecodeBatch{TStep}"/>, which reads the layer's weights once for all of them, and
+/// each session's K/V once for all of its steps. Nobody waits for a batch to fill: a step that finds a core free
+/// runs at once, alone.
+/// </remarks>
+public sealed class ComputeGate
 {
-    private readonly SemaphoreSlim _slots;
+    private readonly Lock _lock = new();
     private readonly int _capacity;
-    private int _waiting;
+    private readonly int _maxBatchRows;
+    private int _idle;
+    private Waiter? _head, _tail;
+    private long _decodeBatches, _decodeSteps;
 
-    public ComputeGate() : this(Environment.ProcessorCount) { }
-
-    public ComputeGate(int cores)
+    public ComputeGate(int cores, int maxBatchRows)
     {
         _capacity = Math.Max(1, cores);
-        _slots = new SemaphoreSlim(_capacity, _capacity);
-    }
-
-    /// <summary>Waits for one core, then takes whichever other cores are idle, up to <paramref name="maxThreads"/>.</summary>
-    public async ValueTask<Lease> EnterAsync(int maxThreads, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _waiting);
-        try
-        {
-            await _slots.WaitAsync(cancellationToken);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
-        int threads = 1;
-        while (threads < Math.Min(maxThreads, _capacity) && Volatile.Read(ref _waiting) == 0 && _slots.Wait(0)) threads++;
-        return new Lease(this, threads);
+        _maxBatchRows = Math.Max(1, maxBatchRows);
+        _idle = _capacity;
     }
 
     public int Capacity => _capacity;
 
-    public void Dispose() => _slots.Dispose();
+    /// <summary>Decode batches run so far (a step run alone counts as a batch of one).</summary>
+    public long DecodeBatches => Interlocked.Read(ref _decodeBatches);
+
+    /// <summary>Decode steps run so far; over <see cref="DecodeBatches"/> it is the mean batch size.</summary>
+    public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
+
+    /// <summary>Waits for one core, then takes whichever other cores are idle, up to <paramref name="maxThreads"/>.</summary>
+    public ValueTask<Lease> EnterAsync(int maxThreads, CancellationToken cancellationToken)
+    {
+        SlotWaiter waiter;
+        lock (_lock)
+        {
+            if (TryTakeCoreLocked(maxThreads, out int threads)) return ValueTask.FromResult(new Lease(this, threads));
+            waiter = new SlotWaiter(maxThreads);
+            EnqueueLocked(waiter);
+        }
+        return waiter.WaitAsync(this, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs one decode step: now, on this thread, when a core is free and nobody waits; otherwise in the queue, batched
+    /// with the waiting steps of the same layer.
+    /// </summary>
+    public ValueTask DecodeAsync(DecodeStepJob step, CancellationToken cancellationToken)
+    {
+        int threads;
+        lock (_lock)
+        {
+            if (!TryTakeCoreLocked(_capacity, out threads))
+            {
+                step.PrepareToWait(); // before a core can take it from the queue
+                EnqueueLocked(step);
+            }
+        }
+        if (threads == 0) return step.WaitAsync(this, cancellationToken);
+        try
+        {
+            RunBatch([step], threads);
+        }
+        finally
+        {
+            Release(threads);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private bool TryTakeCoreLocked(int maxThreads, out int threads)
+    {
+        threads = 0;
+        if (_idle == 0 || _head is not null) return false;
+        threads = Math.Min(Math.Clamp(maxThreads, 1, _capacity), _idle);
+        _idle -= threads;
+        return true;
+    }
+
+    private void RunBatch(List<DecodeStepJob> steps, int threads)
+    {
+        Interlocked.Increment(ref _decodeBatches);
+        Interlocked.Add(ref _decodeSteps, steps.Count);
+        steps[0].Layer.DecodeBatch(steps, new ComputeOptions(KernelVariants.Best, threads));
+    }
+
+    /// <summary>Gives <paramref name="threads"/> cores back, each to the first waiter if there is one.</summary>
+    private void Release(int threads)
+    {
+        for (int core = 0; core < threads; core++)
+        {
+            Waiter? next;
+            List<DecodeStepJob>? batch = null;
+            int batchThreads = 1;
+            lock (_lock)
+            {
+                next = _head;
+                if (next is null)
+                {
+                    _idle++;
+                    continue;
+                }
+                Unlink(next);
+                if (next is DecodeStepJob step) batch = TakeBatchLocked(step);
+                // Spare cores go to an encode that waited when nobody else waits. Not to a decode batch: it has just
+                // emptied the queue of its layer's steps, and the next steps are already on their way.
+                else if (_head is null)
+                {
+                    int extra = Math.Min(Math.Min(_capacity, ((SlotWaiter)next).MaxThreads) - 1, _idle);
+                    _idle -= extra;
+                    batchThreads += extra;
+                }
+            }
+            if (batch is not null) ThreadPool.UnsafeQueueUserWorkItem(static s => s.Gate.RunQueued(s.Batch, s.Threads),
+                (Gate: this, Batch: batch, Threads: batchThreads), preferLocal: false);
+            else ((SlotWaiter)next).Grant(new Lease(this, batchThreads));
+        }
+    }
+
+    private void RunQueued(List<DecodeStepJob> batch, int threads)
+    {
+        try
+        {
+            RunBatch(batch, threads);
+            foreach (var step in batch) step.Complete(null);
+        }
+        catch (Exception error)
+        {
+            foreach (var step in batch) step.Complete(error);
+        }
+        finally
+        {
+            Release(threads);
+        }
+    }
+
+    /// <summary>The first step plus the waiting steps of its layer, those on the same cache next to each other.</summary>
+    private List<DecodeStepJob> TakeBatchLocked(DecodeStepJob first)
+    {
+        var batch = new List<DecodeStepJob> { first };
+        int rows = first.Rows;
+        // The scan is bounded so an overloaded queue never holds the lock long; steps it does not reach wait their turn.
+        int scanLimit = 4 * _maxBatchRows;
+        for (var waiter = _head; waiter is not null && rows < _maxBatchRows && scanLimit-- > 0;)
+        {
+            var following = waiter.Next;
+            if (waiter is DecodeStepJob step && ReferenceEquals(step.Layer, first.Layer) && rows + step.Rows <= _maxBatchRows)
+            {
+                Unlink(step);
+                rows += step.Rows;
+                int sameCache = batch.FindLastIndex(s => ReferenceEquals(s.Cache, step.Cache));
+                batch.Insert(sameCache < 0 ? batch.Count : sameCache + 1, step);
+            }
+            waiter = following;
+        }
+        return batch;
+    }
+
+    private void EnqueueLocked(Waiter waiter)
+    {
+        waiter.Queued = true;
+        waiter.Previous = _tail;
+        if (_tail is null) _head = waiter;
+        else _tail.Next = waiter;
+        _tail = waiter;
+    }
+
+    private void Unlink(Waiter waiter)
+    {
+        if (waiter.Previous is null) _head = waiter.Next;
+        else waiter.Previous.Next = waiter.Next;
+        if (waiter.Next is null) _tail = waiter.Previous;
+        else waiter.Next.Previous = waiter.Previous;
+        waiter.Next = waiter.Previous = null;
+        waiter.Queued = false;
+    }
+
+    /// <summary>Takes a waiter whose request was cancelled out of the queue; false if a core already took it.</summary>
+    private bool TryWithdraw(Waiter waiter)
+    {
+        lock (_lock)
+        {
+            if (!waiter.Queued) return false;
+            Unlink(waiter);
+            return true;
+        }
+    }
 
     public readonly struct Lease(ComputeGate gate, int threads) : IDisposable
     {
         /// <summary>Cores this request may compute on.</summary>
         public int Threads { get; } = threads;
 
-        public void Dispose() => gate._slots.Release(Threads);
+        public void Dispose() => gate.Release(Threads);
+    }
+
+    /// <summary>A place in the queue; guarded by the gate's lock.</summary>
+    public abstract class Waiter
+    {
+        internal Waiter? Next, Previous;
+        internal bool Queued;
+
+        private protected static CancellationTokenRegistration OnCancel(ComputeGate gate, Waiter waiter,
+            CancellationToken cancellationToken, Action<Waiter, CancellationToken> cancel) =>
+            cancellationToken.UnsafeRegister(static (state, token) =>
+            {
+                var (gate, waiter, cancel) = ((ComputeGate, Waiter, Action<Waiter, CancellationToken>))state!;
+                if (gate.TryWithdraw(waiter)) cancel(waiter, token);
+            }, (gate, waiter, cancel));
+    }
+
+    private sealed class SlotWaiter(int maxThreads) : Waiter
+    {
+        private readonly TaskCompletionSource<Lease> _granted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int MaxThreads { get; } = maxThreads;
+
+        public void Grant(Lease lease) => _granted.SetResult(lease);
+
+        public async ValueTask<Lease> WaitAsync(ComputeGate gate, CancellationToken cancellationToken)
+        {
+            using (OnCancel(gate, this, cancellationToken, static (w, token) => ((SlotWaiter)w)._granted.SetCanceled(token)))
+                return await _granted.Task;
+        }
+    }
+}
+
+/// <summary>One request's decode step, as the gate queues and batches it.</summary>
+public sealed class DecodeStepJob(CrossAttentionLayer layer, KeyValueCache cache, FloatMatrix queries, int rows,
+    float[] output, float[]? attention) : ComputeGate.Waiter, IDecodeStep
+{
+    private TaskCompletionSource? _done;
+
+    public CrossAttentionLayer Layer => layer;
+    public KeyValueCache Cache => cache;
+    public int Rows => rows;
+    public ReadOnlySpan<float> Queries => queries.Values;
+    public Span<float> Output => output;
+    public Span<float> Attention => attention;
+
+    // Only a step that has to wait needs something to wait on.
+    internal void PrepareToWait() => _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal async ValueTask WaitAsync(ComputeGate gate, CancellationToken cancellationToken)
+    {
+        using (OnCancel(gate, this, cancellationToken, static (w, token) => ((DecodeStepJob)w)._done!.SetCanceled(token)))
+            await _done!.Task;
+    }
+
+    internal void Complete(Exception? error)
+    {
+        if (error is null) _done!.SetResult();
+        else _done!.SetException(error);
     }
 }

@@ -39,7 +39,8 @@ public static class ServiceRegistration
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService<ModelLoadingService>();
         services.AddSingleton<ISessionStore, MemoryCacheSessionStore>();
-        services.AddSingleton<ComputeGate>();
+        services.AddSingleton(sp => new ComputeGate(Environment.ProcessorCount,
+            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Batching.MaxRows));
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();

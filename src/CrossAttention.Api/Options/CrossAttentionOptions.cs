@@ -11,6 +11,7 @@ public sealed class CrossAttentionOptions
     public CacheOptions Cache { get; set; } = new();
     public LimitsOptions Limits { get; set; } = new();
     public DemoOptions Demo { get; set; } = new();
+    public BatchingOptions Batching { get; set; } = new();
 }
 
 public sealed class CacheOptions
@@ -50,4 +51,14 @@ public sealed class DemoOptions
     public int Layers { get; set; } = 2;
     public int DModel { get; set; } = 64;
     public int Heads { get; set; } = 4;
+}
+
+/// <summary>How decode steps that wait for a core are run together.</summary>
+public sealed class BatchingOptions
+{
+    /// <summary>
+    /// Most query rows one batch of waiting decode steps (same layer) may hold; 1 runs every step alone. A batch reads
+    /// the layer's weights once, and each session's K/V once, for all of its steps.
+    /// </summary>
+    public int MaxRows { get; set; } = 64;
 }

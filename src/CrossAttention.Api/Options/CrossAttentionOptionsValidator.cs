@@ -27,6 +27,7 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Limits.MaxRequestBytes >= 1024, "Limits:MaxRequestBytes", "must be at least 1024.");
         // JSON spends as little as 2 bytes per float, and parsed floats take 4: keep that buffer well inside one array.
         Require(options.Limits.MaxRequestBytes <= 512L << 20, "Limits:MaxRequestBytes", $"must be at most {512L << 20} (512 MiB).");
+        Require(options.Batching.MaxRows is >= 1 and <= 4096, "Batching:MaxRows", "must be between 1 and 4096.");
         if (options.Demo.Enabled)
         {
             Require(options.Demo.Layers is >= 1 and <= 128, "Demo:Layers", "must be between 1 and 128.");

@@ -1,0 +1,161 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Infrastructure;
+using CrossAttention.Core.Engine;
+using CrossAttention.Core.Models;
+
+namespace CrossAttention.Api.Tests;
+
+/// <summary>
+/// The gate's queue, driven by hand: a held lease keeps the only core busy, so which steps wait, and what runs
+/// together when it frees, is decided by the test and not by timing.
+/// </summary>
+public class ComputeGateTests
+{
+    private static readonly CrossAttentionModel Model = DemoModel.Create(layers: 2);
+
+    private sealed record Step(DecodeStepJob Job, KeyValueCache Cache, float[] Queries, float[] Output, int Layer);
+
+    private static KeyValueCache Encode(int layer, int m, int seed)
+    {
+        var source = Values(m * Model.SourceDim, seed);
+        return Model.Layers[layer].Encode(source, m, [], ComputeOptions.Default);
+    }
+
+    private static Step NewStep(KeyValueCache cache, int layer, int rows, int seed)
+    {
+        var queries = Values(rows * Model.QueryDim, seed);
+        var buffer = ArrayPool<byte>.Shared.Rent(queries.Length * sizeof(float));
+        MemoryMarshal.AsBytes(queries.AsSpan()).CopyTo(buffer);
+        var output = new float[rows * Model.QueryDim];
+        var job = new DecodeStepJob(Model.Layers[layer], cache, FloatMatrix.FromRented(buffer, rows, Model.QueryDim), rows,
+            output, attention: null);
+        return new Step(job, cache, queries, output, layer);
+    }
+
+    private static float[] Values(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    private static void AssertSameAsAlone(Step step)
+    {
+        var alone = new float[step.Output.Length];
+        Model.Layers[step.Layer].Decode(step.Cache, step.Queries, step.Output.Length / Model.QueryDim, alone, [],
+            ComputeOptions.Default);
+        Assert.Equal(alone, step.Output);
+    }
+
+    [Fact]
+    public async Task AStepThatFindsACoreFreeRunsAtOnceAlone()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        var step = NewStep(Encode(0, 11, 1), 0, 2, 2);
+
+        var run = gate.DecodeAsync(step.Job, CancellationToken.None);
+
+        Assert.True(run.IsCompletedSuccessfully);
+        await run;
+        Assert.Equal((1, 1), (gate.DecodeBatches, gate.DecodeSteps));
+        AssertSameAsAlone(step);
+    }
+
+    [Fact]
+    public async Task StepsThatWaitedForTheLayerRunAsOneBatchAndEachGetsItsOwnExactResult()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        KeyValueCache first = Encode(0, 11, 1), second = Encode(0, 5, 3);
+        var steps = new[] { NewStep(first, 0, 1, 10), NewStep(second, 0, 3, 11), NewStep(first, 0, 2, 12), NewStep(second, 0, 1, 13) };
+
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        var runs = steps.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToArray();
+        Assert.All(runs, r => Assert.False(r.IsCompleted));
+        lease.Dispose();
+        await Task.WhenAll(runs);
+
+        Assert.Equal((1, 4), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.All(steps, AssertSameAsAlone);
+    }
+
+    [Fact]
+    public async Task ABatchHoldsAtMostMaxRowsAndOtherLayersWaitTheirOwnTurn()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 3);
+        KeyValueCache layer0 = Encode(0, 7, 1), layer1 = Encode(1, 7, 2);
+        var steps = new[]
+        {
+            NewStep(layer0, 0, 2, 10), NewStep(layer1, 1, 1, 11), NewStep(layer0, 0, 2, 12), NewStep(layer0, 0, 1, 13),
+        };
+
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        var runs = steps.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToArray();
+        lease.Dispose();
+        await Task.WhenAll(runs);
+
+        // [0: 2 rows + the 1-row step] then [layer 1] then [the 2-row step of layer 0 that did not fit].
+        Assert.Equal((3, 4), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.All(steps, AssertSameAsAlone);
+    }
+
+    [Fact]
+    public async Task ACancelledWaitingStepLeavesTheQueueAndNeverRuns()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        var cache = Encode(0, 9, 1);
+        var kept = NewStep(cache, 0, 1, 10);
+        var dropped = NewStep(cache, 0, 1, 11);
+        using var cancel = new CancellationTokenSource();
+
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        var droppedRun = gate.DecodeAsync(dropped.Job, cancel.Token).AsTask();
+        var keptRun = gate.DecodeAsync(kept.Job, CancellationToken.None).AsTask();
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => droppedRun);
+        lease.Dispose();
+        await keptRun;
+
+        Assert.Equal((1, 1), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.All(dropped.Output, v => Assert.Equal(0f, v));
+        AssertSameAsAlone(kept);
+    }
+
+    [Fact]
+    public async Task WaitersAreServedFirstComeFirstServed()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        var step = NewStep(Encode(0, 9, 1), 0, 1, 10);
+
+        var held = await gate.EnterAsync(1, CancellationToken.None);
+        var encodeWaiting = gate.EnterAsync(1, CancellationToken.None).AsTask();
+        var stepWaiting = gate.DecodeAsync(step.Job, CancellationToken.None).AsTask();
+        held.Dispose();
+        var encodeLease = await encodeWaiting;
+
+        Assert.False(stepWaiting.IsCompleted); // the core went to the encode that queued first
+        encodeLease.Dispose();
+        await stepWaiting;
+        AssertSameAsAlone(step);
+    }
+
+    [Fact]
+    public async Task AWaiterTakesTheCoresIdleWhenItsTurnComesAndACallerFindingAllIdleTakesAll()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64);
+        var first = await gate.EnterAsync(1, CancellationToken.None);
+        var second = await gate.EnterAsync(1, CancellationToken.None);
+        var encodeWaiting = gate.EnterAsync(2, CancellationToken.None).AsTask();
+
+        first.Dispose();
+        var lease = await encodeWaiting;
+        Assert.Equal(1, lease.Threads); // the other core is still busy
+        second.Dispose();
+        lease.Dispose();
+
+        var whole = await gate.EnterAsync(2, CancellationToken.None);
+        Assert.Equal(2, whole.Threads);
+        whole.Dispose();
+        Assert.Equal(1, (await gate.EnterAsync(1, CancellationToken.None)).Threads);
+    }
+}
