@@ -48,6 +48,16 @@ public class ComputeGateTests
         Assert.Equal(alone, step.Output);
     }
 
+    /// <summary>Queues the steps while a lease holds the gate's only core, then frees it and waits for them all.</summary>
+    private static async Task RunBehindABusyCore(ComputeGate gate, Step[] steps)
+    {
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        var runs = steps.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToArray();
+        Assert.All(runs, r => Assert.False(r.IsCompleted));
+        lease.Dispose();
+        await Task.WhenAll(runs);
+    }
+
     [Fact]
     public async Task AStepThatFindsACoreFreeRunsAtOnceAlone()
     {
@@ -69,11 +79,7 @@ public class ComputeGateTests
         KeyValueCache first = Encode(0, 11, 1), second = Encode(0, 5, 3);
         var steps = new[] { NewStep(first, 0, 1, 10), NewStep(second, 0, 3, 11), NewStep(first, 0, 2, 12), NewStep(second, 0, 1, 13) };
 
-        var lease = await gate.EnterAsync(1, CancellationToken.None);
-        var runs = steps.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToArray();
-        Assert.All(runs, r => Assert.False(r.IsCompleted));
-        lease.Dispose();
-        await Task.WhenAll(runs);
+        await RunBehindABusyCore(gate, steps);
 
         Assert.Equal((1, 4), (gate.DecodeBatches, gate.DecodeSteps));
         Assert.All(steps, AssertSameAsAlone);
@@ -89,10 +95,7 @@ public class ComputeGateTests
             NewStep(layer0, 0, 2, 10), NewStep(layer1, 1, 1, 11), NewStep(layer0, 0, 2, 12), NewStep(layer0, 0, 1, 13),
         };
 
-        var lease = await gate.EnterAsync(1, CancellationToken.None);
-        var runs = steps.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToArray();
-        lease.Dispose();
-        await Task.WhenAll(runs);
+        await RunBehindABusyCore(gate, steps);
 
         // [0: 2 rows + the 1-row step] then [layer 1] then [the 2-row step of layer 0 that did not fit].
         Assert.Equal((3, 4), (gate.DecodeBatches, gate.DecodeSteps));
@@ -157,5 +160,39 @@ public class ComputeGateTests
         Assert.Equal(2, whole.Threads);
         whole.Dispose();
         Assert.Equal(1, (await gate.EnterAsync(1, CancellationToken.None)).Threads);
+    }
+
+    [Fact]
+    public async Task AWaitingEncodeGetsTheCoresReturnedWithNobodyBehindIt()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64);
+        var whole = await gate.EnterAsync(2, CancellationToken.None);
+        var encodeWaiting = gate.EnterAsync(2, CancellationToken.None).AsTask();
+
+        whole.Dispose();
+
+        Assert.Equal(2, (await encodeWaiting).Threads);
+    }
+
+    [Fact]
+    public async Task AFailingStepFailsAloneAndTheStepsBatchedWithItStillGetTheirResults()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        var cache = Encode(0, 9, 1);
+        var good = new[] { NewStep(cache, 0, 1, 10), NewStep(cache, 0, 2, 11) };
+        var badQueries = ArrayPool<byte>.Shared.Rent((Model.QueryDim + 1) * sizeof(float));
+        var bad = new DecodeStepJob(Model.Layers[0], cache, FloatMatrix.FromRented(badQueries, 1, Model.QueryDim + 1), 1,
+            new float[Model.QueryDim], attention: null);
+
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        var goodRuns = good.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToList();
+        var badRun = gate.DecodeAsync(bad, CancellationToken.None).AsTask();
+        lease.Dispose();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => badRun);
+        await Task.WhenAll(goodRuns);
+        Assert.All(good, AssertSameAsAlone);
+        // The core came back: a new caller gets it at once.
+        Assert.True(gate.EnterAsync(1, CancellationToken.None).IsCompletedSuccessfully);
     }
 }

@@ -98,57 +98,86 @@ public sealed class ComputeGate
         steps[0].Layer.DecodeBatch(steps, new ComputeOptions(KernelVariants.Best, threads));
     }
 
-    /// <summary>Gives <paramref name="threads"/> cores back, each to the first waiter if there is one.</summary>
+    /// <summary>
+    /// Gives <paramref name="threads"/> cores back: one to each waiter in turn; when the last one served is a waiting
+    /// encode with nobody behind it, it also gets the cores left over (up to what it asked for); the rest go idle.
+    /// A decode batch gets one core: it has just emptied the queue of its layer's steps, and the next steps are
+    /// already on their way.
+    /// </summary>
     private void Release(int threads)
     {
-        for (int core = 0; core < threads; core++)
+        Handoff[]? handoffs = null;
+        int count = 0;
+        lock (_lock)
         {
-            Waiter? next;
-            List<DecodeStepJob>? batch = null;
-            int batchThreads = 1;
-            lock (_lock)
+            while (threads > 0 && _head is { } next)
             {
-                next = _head;
-                if (next is null)
+                handoffs ??= new Handoff[threads];
+                Unlink(next);
+                threads--;
+                if (next is DecodeStepJob step)
                 {
-                    _idle++;
+                    handoffs[count++] = new Handoff(null, 1, TakeBatchLocked(step));
                     continue;
                 }
-                Unlink(next);
-                if (next is DecodeStepJob step) batch = TakeBatchLocked(step);
-                // Spare cores go to an encode that waited when nobody else waits. Not to a decode batch: it has just
-                // emptied the queue of its layer's steps, and the next steps are already on their way.
-                else if (_head is null)
+                var waiter = (SlotWaiter)next;
+                int granted = 1;
+                if (_head is null)
                 {
-                    int extra = Math.Min(Math.Min(_capacity, ((SlotWaiter)next).MaxThreads) - 1, _idle);
-                    _idle -= extra;
-                    batchThreads += extra;
+                    int spare = Math.Min(threads, Math.Min(waiter.MaxThreads, _capacity) - 1);
+                    threads -= spare;
+                    granted += spare;
                 }
+                handoffs[count++] = new Handoff(waiter, granted, null);
             }
-            if (batch is not null) ThreadPool.UnsafeQueueUserWorkItem(static s => s.Gate.RunQueued(s.Batch, s.Threads),
-                (Gate: this, Batch: batch, Threads: batchThreads), preferLocal: false);
-            else ((SlotWaiter)next).Grant(new Lease(this, batchThreads));
+            _idle += threads;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            var (waiter, granted, batch) = handoffs![i];
+            if (batch is not null) ThreadPool.UnsafeQueueUserWorkItem(static s => s.Gate.RunQueued(s.Batch), (Gate: this, Batch: batch),
+                preferLocal: false);
+            else waiter!.Grant(new Lease(this, granted));
         }
     }
 
-    private void RunQueued(List<DecodeStepJob> batch, int threads)
+    private readonly record struct Handoff(SlotWaiter? Waiter, int Threads, List<DecodeStepJob>? Batch);
+
+    private void RunQueued(List<DecodeStepJob> batch)
     {
         try
         {
-            RunBatch(batch, threads);
+            GroupByCache(batch);
+            RunBatch(batch, threads: 1);
             foreach (var step in batch) step.Complete(null);
+        }
+        catch (Exception) when (batch.Count > 1)
+        {
+            // One step's failure must not fail the steps it was batched with: each runs again alone.
+            foreach (var step in batch)
+            {
+                try
+                {
+                    RunBatch([step], threads: 1);
+                    step.Complete(null);
+                }
+                catch (Exception error)
+                {
+                    step.Complete(error);
+                }
+            }
         }
         catch (Exception error)
         {
-            foreach (var step in batch) step.Complete(error);
+            batch[0].Complete(error);
         }
         finally
         {
-            Release(threads);
+            Release(1);
         }
     }
 
-    /// <summary>The first step plus the waiting steps of its layer, those on the same cache next to each other.</summary>
+    /// <summary>The first step plus the waiting steps of its layer, in queue order.</summary>
     private List<DecodeStepJob> TakeBatchLocked(DecodeStepJob first)
     {
         var batch = new List<DecodeStepJob> { first };
@@ -162,12 +191,31 @@ public sealed class ComputeGate
             {
                 Unlink(step);
                 rows += step.Rows;
-                int sameCache = batch.FindLastIndex(s => ReferenceEquals(s.Cache, step.Cache));
-                batch.Insert(sameCache < 0 ? batch.Count : sameCache + 1, step);
+                batch.Add(step);
             }
             waiter = following;
         }
         return batch;
+    }
+
+    /// <summary>Puts steps on the same cache next to each other (groups in order of first appearance), so they share a K/V pass.</summary>
+    private static void GroupByCache(List<DecodeStepJob> batch)
+    {
+        if (batch.Count < 3) return; // two steps are adjacent already
+        var groups = new Dictionary<KeyValueCache, List<DecodeStepJob>>(ReferenceEqualityComparer.Instance);
+        var order = new List<List<DecodeStepJob>>();
+        foreach (var step in batch)
+        {
+            if (!groups.TryGetValue(step.Cache, out var group))
+            {
+                groups.Add(step.Cache, group = []);
+                order.Add(group);
+            }
+            group.Add(step);
+        }
+        if (order.Count == 1 || order.Count == batch.Count) return;
+        batch.Clear();
+        foreach (var group in order) batch.AddRange(group);
     }
 
     private void EnqueueLocked(Waiter waiter)
