@@ -145,36 +145,38 @@ public sealed class ComputeGate
 
     private void RunQueued(List<DecodeStepJob> batch)
     {
+        var errors = new Exception?[batch.Count];
         try
         {
             GroupByCache(batch);
             RunBatch(batch, threads: 1);
-            foreach (var step in batch) step.Complete(null);
         }
         catch (Exception) when (batch.Count > 1)
         {
             // One step's failure must not fail the steps it was batched with: each runs again alone.
-            foreach (var step in batch)
+            for (int i = 0; i < batch.Count; i++)
             {
                 try
                 {
-                    RunBatch([step], threads: 1);
-                    step.Complete(null);
+                    RunBatch([batch[i]], threads: 1);
                 }
                 catch (Exception error)
                 {
-                    step.Complete(error);
+                    errors[i] = error;
                 }
             }
         }
         catch (Exception error)
         {
-            batch[0].Complete(error);
+            errors[0] = error;
         }
         finally
         {
             Release(1);
         }
+        // The core is already someone else's; this thread now resumes each request of the batch in turn (they write
+        // their responses here), rather than waking a thread per request.
+        for (int i = 0; i < batch.Count; i++) batch[i].Complete(errors[i]);
     }
 
     /// <summary>The first step plus the waiting steps of its layer, in queue order.</summary>
@@ -300,8 +302,9 @@ public sealed class DecodeStepJob(CrossAttentionLayer layer, KeyValueCache cache
     public Span<float> Output => output;
     public Span<float> Attention => attention;
 
-    // Only a step that has to wait needs something to wait on.
-    internal void PrepareToWait() => _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Only a step that has to wait needs something to wait on. Its request resumes on the thread that completes it:
+    // the batch's thread after it has given its core back, or the canceller (never under the gate's lock).
+    internal void PrepareToWait() => _done = new TaskCompletionSource();
 
     internal async ValueTask WaitAsync(ComputeGate gate, CancellationToken cancellationToken)
     {
