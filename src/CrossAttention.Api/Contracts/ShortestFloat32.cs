@@ -6,8 +6,8 @@ namespace CrossAttention.Api.Contracts;
 /// <summary>
 /// Writes a finite float32 as the shortest decimal that reads back as the same float32, byte for byte as
 /// <c>float.ToString("R", InvariantCulture)</c> writes it, in less time (JsonFloatBenchmarks): the digits come from Ryu
-/// (Ulf Adams, PLDI 2018), which needs only integer multiplies; the BCL formatter goes through a general big-number
-/// path. JSON responses are mostly float32 (a step's output, and [heads, n, m] attention weights), so this is the
+/// (Ulf Adams, PLDI 2018), which needs only integer multiplies and no intermediate digit buffer; the BCL formatter
+/// goes through Grisu (Dragon4 when it fails) into a general number buffer, then lays that out. JSON responses are mostly float32 (a step's output, and [heads, n, m] attention weights), so this is the
 /// cost of the JSON form.
 /// </summary>
 internal static class ShortestFloat32
