@@ -195,4 +195,23 @@ public class ComputeGateTests
         // The core came back: a new caller gets it at once.
         Assert.True(gate.EnterAsync(1, CancellationToken.None).IsCompletedSuccessfully);
     }
+
+    [Fact]
+    public async Task AWaiterAskingForNoCoresGetsOneAndNoCoreIsCountedTwice()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64);
+        var first = await gate.EnterAsync(1, CancellationToken.None);
+        var second = await gate.EnterAsync(1, CancellationToken.None);
+        var waiting = gate.EnterAsync(0, CancellationToken.None).AsTask();
+
+        first.Dispose();
+        var lease = await waiting;
+        Assert.Equal(1, lease.Threads);
+        lease.Dispose();
+        second.Dispose();
+
+        var whole = await gate.EnterAsync(2, CancellationToken.None);
+        Assert.Equal(2, whole.Threads);
+        Assert.False(gate.EnterAsync(1, CancellationToken.None).IsCompleted); // both cores are taken: no third
+    }
 }

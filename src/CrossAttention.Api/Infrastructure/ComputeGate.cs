@@ -45,6 +45,7 @@ public sealed class ComputeGate
     /// <summary>Waits for one core, then takes whichever other cores are idle, up to <paramref name="maxThreads"/>.</summary>
     public ValueTask<Lease> EnterAsync(int maxThreads, CancellationToken cancellationToken)
     {
+        maxThreads = Math.Clamp(maxThreads, 1, _capacity);
         SlotWaiter waiter;
         lock (_lock)
         {
@@ -82,11 +83,12 @@ public sealed class ComputeGate
         return ValueTask.CompletedTask;
     }
 
+    /// <param name="maxThreads">between 1 and the capacity</param>
     private bool TryTakeCoreLocked(int maxThreads, out int threads)
     {
         threads = 0;
         if (_idle == 0 || _head is not null) return false;
-        threads = Math.Min(Math.Clamp(maxThreads, 1, _capacity), _idle);
+        threads = Math.Min(maxThreads, _idle);
         _idle -= threads;
         return true;
     }
@@ -124,7 +126,7 @@ public sealed class ComputeGate
                 int granted = 1;
                 if (_head is null)
                 {
-                    int spare = Math.Min(threads, Math.Min(waiter.MaxThreads, _capacity) - 1);
+                    int spare = Math.Min(threads, waiter.MaxThreads - 1);
                     threads -= spare;
                     granted += spare;
                 }
@@ -277,6 +279,7 @@ public sealed class ComputeGate
     {
         private readonly TaskCompletionSource<Lease> _granted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Between 1 and the gate's capacity.</summary>
         public int MaxThreads { get; } = maxThreads;
 
         public void Grant(Lease lease) => _granted.SetResult(lease);
