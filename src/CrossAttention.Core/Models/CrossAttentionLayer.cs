@@ -83,11 +83,7 @@ public sealed class CrossAttentionLayer
     public void Decode(KeyValueCache cache, ReadOnlySpan<float> queries, int n, Span<float> output, Span<float> attention,
         ComputeOptions options)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        if (cache.Heads != Heads || cache.HeadDim != HeadDim)
-            throw new ArgumentException("The cache was not made by a layer of this shape.", nameof(cache));
-        if (queries.Length != n * QueryDim) throw new ArgumentException($"queries must be [{n}, {QueryDim}].", nameof(queries));
-        if (output.Length < n * QueryDim) throw new ArgumentException($"output must be [{n}, {QueryDim}].", nameof(output));
+        CheckStep(cache, n, queries.Length, output.Length);
         int size = n * InnerDim;
         float[] q = ArrayPool<float>.Shared.Rent(size);
         float[] context = ArrayPool<float>.Shared.Rent(size);
@@ -124,11 +120,7 @@ public sealed class CrossAttentionLayer
         for (int i = 0; i < steps.Count; i++)
         {
             var step = steps[i];
-            ArgumentOutOfRangeException.ThrowIfLessThan(step.Rows, 1);
-            if (step.Cache.Heads != Heads || step.Cache.HeadDim != HeadDim)
-                throw new ArgumentException($"Step {i}'s cache was not made by a layer of this shape.", nameof(steps));
-            if (step.Queries.Length != step.Rows * QueryDim || step.Output.Length < step.Rows * QueryDim)
-                throw new ArgumentException($"Step {i}'s queries and output must be [{step.Rows}, {QueryDim}].", nameof(steps));
+            CheckStep(step.Cache, step.Rows, step.Queries.Length, step.Output.Length, i);
             rows = checked(rows + step.Rows);
         }
 
@@ -170,6 +162,23 @@ public sealed class CrossAttentionLayer
             ArrayPool<float>.Shared.Return(y);
         }
     }
+
+    /// <summary>
+    /// Throws unless n ≥ 1, the cache was made by a layer of this shape, and the queries and output hold [n, queryDim];
+    /// <paramref name="step"/> names the step of a batch (−1: the arguments of a single decode).
+    /// </summary>
+    private void CheckStep(KeyValueCache cache, int n, int queriesLength, int outputLength, int step = -1)
+    {
+        if (n < 1) throw new ArgumentOutOfRangeException(step < 0 ? "n" : "steps", n, StepMessage(step, "n must be at least 1."));
+        if (cache.Heads != Heads || cache.HeadDim != HeadDim)
+            throw new ArgumentException(StepMessage(step, "the cache was not made by a layer of this shape."), step < 0 ? "cache" : "steps");
+        if (queriesLength != n * QueryDim)
+            throw new ArgumentException(StepMessage(step, $"queries must be [{n}, {QueryDim}]."), step < 0 ? "queries" : "steps");
+        if (outputLength < n * QueryDim)
+            throw new ArgumentException(StepMessage(step, $"output must be [{n}, {QueryDim}]."), step < 0 ? "output" : "steps");
+    }
+
+    private static string StepMessage(int step, string message) => step < 0 ? message : $"Step {step}: {message}";
 
     private static PackedLinear Pack(LinearWeights w) => PackedLinear.Pack(w.Weight, w.OutFeatures, w.InFeatures, w.Bias);
 }
