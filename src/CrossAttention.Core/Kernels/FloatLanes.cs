@@ -39,8 +39,12 @@ internal unsafe interface IFloatLanes<TVector> : IMultiplyAddLanes<TVector> wher
     static abstract TVector Max(TVector a, TVector b);
     static abstract TVector Exp(TVector value);
 
-    /// <summary>Min(Max(value, lowest), highest), NaN staying NaN.</summary>
-    static abstract TVector Clamp(TVector value, TVector lowest, TVector highest);
+    /// <summary>
+    /// value clamped to [<see cref="DecodeExp.Lowest"/>, <see cref="DecodeExp.Highest"/>], NaN staying NaN. The bounds
+    /// are written as constants in each lane type: the JIT emits a plain max and min only when it sees a constant
+    /// operand, and bounds passed in as arguments cost a range-and-fixup sequence per bound instead.
+    /// </summary>
+    static abstract TVector ClampToExpRange(TVector value);
 
     /// <summary>Rounds to the nearest integer, ties to even.</summary>
     static abstract TVector Round(TVector value);
@@ -70,7 +74,7 @@ internal readonly unsafe struct Lanes512 : IFloatLanes<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.MaxNative(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> value) => DecodeExp.Evaluate<Lanes512, Vector512<float>>(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Clamp(Vector512<float> value, Vector512<float> lowest, Vector512<float> highest) => Vector512.Min(Vector512.Max(value, lowest), highest);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ClampToExpRange(Vector512<float> value) => Vector512.Min(Vector512.Max(value, Vector512.Create(DecodeExp.Lowest)), Vector512.Create(DecodeExp.Highest));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> value) => Vector512.Round(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> PowerOfTwo(Vector512<float> integral) => Vector512.ShiftLeft(Vector512.ConvertToInt32Native(integral) + Vector512.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whenSet, Vector512<float> otherwise) => Vector512.ConditionalSelect(mask, whenSet, otherwise);
@@ -93,7 +97,7 @@ internal readonly unsafe struct Lanes256 : IFloatLanes<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.MaxNative(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> value) => DecodeExp.Evaluate<Lanes256, Vector256<float>>(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Clamp(Vector256<float> value, Vector256<float> lowest, Vector256<float> highest) => Vector256.Min(Vector256.Max(value, lowest), highest);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ClampToExpRange(Vector256<float> value) => Vector256.Min(Vector256.Max(value, Vector256.Create(DecodeExp.Lowest)), Vector256.Create(DecodeExp.Highest));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> value) => Vector256.Round(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> PowerOfTwo(Vector256<float> integral) => Vector256.ShiftLeft(Vector256.ConvertToInt32Native(integral) + Vector256.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whenSet, Vector256<float> otherwise) => Vector256.ConditionalSelect(mask, whenSet, otherwise);
@@ -116,7 +120,7 @@ internal readonly unsafe struct Lanes128 : IFloatLanes<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Exp(Vector128<float> value) => DecodeExp.Evaluate<Lanes128, Vector128<float>>(value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Clamp(Vector128<float> value, Vector128<float> lowest, Vector128<float> highest) => Vector128.Min(Vector128.Max(value, lowest), highest);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ClampToExpRange(Vector128<float> value) => Vector128.Min(Vector128.Max(value, Vector128.Create(DecodeExp.Lowest)), Vector128.Create(DecodeExp.Highest));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Round(Vector128<float> value) => Vector128.Round(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> PowerOfTwo(Vector128<float> integral) => Vector128.ShiftLeft(Vector128.ConvertToInt32Native(integral) + Vector128.Create(127), 23).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whenSet, Vector128<float> otherwise) => Vector128.ConditionalSelect(mask, whenSet, otherwise);
@@ -160,7 +164,7 @@ internal static class DecodeExp
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
-        var x = TLanes.Clamp(value, TLanes.Broadcast(Lowest), TLanes.Broadcast(Highest));
+        var x = TLanes.ClampToExpRange(value);
         var k = TLanes.Round(TLanes.Multiply(x, TLanes.Broadcast(Log2E)));
         var r = TLanes.MultiplyAdd(k, TLanes.Broadcast(-Ln2High), x);
         r = TLanes.MultiplyAdd(k, TLanes.Broadcast(-Ln2Low), r);
