@@ -46,12 +46,41 @@ public class PackedLinearTests
     public void LargeShapesMatchTheReference(KernelVariant variant, int maxThreads)
     {
         var random = new Random(3);
-        // Several row chunks (96 rows) and depth blocks (256), ragged tails in every dimension.
+        // Several row chunks (96 rows) and depth blocks (512), ragged tails in every dimension.
         AssertMatchesReference(random, rows: 257, inFeatures: 130, outFeatures: 513, withBias: true, variant, maxThreads);
         AssertMatchesReference(random, rows: 100, inFeatures: 600, outFeatures: 300, withBias: false, variant, maxThreads);
         AssertMatchesReference(random, rows: 200, inFeatures: 513, outFeatures: 96, withBias: true, variant, maxThreads);
         AssertMatchesReference(random, rows: 1, inFeatures: 512, outFeatures: 512, withBias: true, variant, maxThreads);
         AssertMatchesReference(random, rows: 8, inFeatures: 520, outFeatures: 700, withBias: true, variant, maxThreads);
+        AssertMatchesReference(random, rows: 25, inFeatures: 1100, outFeatures: 40, withBias: false, variant, maxThreads);
+    }
+
+    [Theory]
+    [MemberData(nameof(VariantsAndThreads))]
+    public void ARowGetsTheSameBitsWhateverTheBatchItIsIn(KernelVariant variant, int maxThreads)
+    {
+        // Batches from 1 row (x read in place, one depth pass) to 30 (x packed, two depth blocks of 512 and a tail):
+        // every tile height and row position of the variant, and a panel tail (out 70).
+        const int inFeatures = 1100, outFeatures = 70, maxRows = 30;
+        var random = new Random(11);
+        float[] x = RandomValues(random, maxRows * inFeatures);
+        var linear = PackedLinear.Pack(RandomValues(random, outFeatures * inFeatures), outFeatures, inFeatures,
+            RandomValues(random, outFeatures));
+
+        var alone = new float[maxRows * outFeatures];
+        for (int r = 0; r < maxRows; r++)
+            linear.Apply(x.AsSpan(r * inFeatures, inFeatures), 1, alone.AsSpan(r * outFeatures, outFeatures), variant, maxThreads);
+
+        for (int rows = 2; rows <= maxRows; rows++)
+        {
+            var batch = new float[rows * outFeatures];
+            linear.Apply(x, rows, batch, variant, maxThreads);
+            for (int i = 0; i < batch.Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(batch[i]) != BitConverter.SingleToInt32Bits(alone[i]))
+                    Assert.Fail($"y[{i / outFeatures}, {i % outFeatures}] = {batch[i]} in a batch of {rows}, {alone[i]} alone.");
+            }
+        }
     }
 
     [Fact]

@@ -12,9 +12,9 @@ namespace CrossAttention.Core.Kernels;
 /// <remarks>
 /// Layout: W is cut into panels of <see cref="PanelWidth"/> output columns, each stored k-major
 /// ([panels, in, 32], the last panel zero-padded), so the micro-kernels read one panel row per k with aligned vector
-/// loads and broadcast one x value per row. The micro-kernels (Gemm512, GemmNarrow for Vector256 and Vector128, GemmScalar) are written out
-/// one method per tile height, every accumulator its own local, so the JIT keeps them all in registers (checked in the
-/// disassembly: the 12×32 loop is 2 loads, 12 broadcasts and 24 FMAs with no spills).
+/// loads and broadcast one x value per row. One micro-kernel body (<see cref="Gemm{TLanes, TVector}"/>) serves every
+/// variant; the JIT specialises it per lane width and tile height, every accumulator its own local, so it keeps them
+/// all in registers (checked in the disassembly: the 12×32 loop is 2 loads, 12 broadcasts and 24 FMAs with no spills).
 /// <para>
 /// Blocking: for many rows, x is copied per chunk of <see cref="RowChunk"/> rows into a k-major, 12-row interleaved
 /// buffer (contiguous broadcasts and no cache-set conflicts between rows whose stride is a power of two), and k is
@@ -133,10 +133,10 @@ public sealed unsafe class PackedLinear
                 PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows,
                 Kernel = variant switch
                 {
-                    KernelVariant.Vector512 => &Gemm512.Panel,
-                    KernelVariant.Vector256 => &GemmNarrow<Lanes256, Vector256<float>>.Panel,
-                    KernelVariant.Vector128 => &GemmNarrow<Lanes128, Vector128<float>>.Panel,
-                    _ => &GemmScalar.Panel,
+                    KernelVariant.Vector512 => &Gemm<Lanes512, Vector512<float>>.Panel,
+                    KernelVariant.Vector256 => &Gemm<Lanes256, Vector256<float>>.Panel,
+                    KernelVariant.Vector128 => &Gemm<Lanes128, Vector128<float>>.Panel,
+                    _ => &Gemm<LanesScalar, float>.Panel,
                 },
             };
             KernelParallel.For(rowChunks * panelGroups, threads, ref work);
