@@ -80,7 +80,7 @@ public class PrecisionConversionTests
         {
             double other = Math.Abs(value - BFloat16Magnitude((ushort)(neighbour & 0x7FFF), neighbour));
             bool ok = other > distance || (other == distance && (chosen & 1) == 0);
-            Assert.True(ok, $"{BitConverter.SingleToUInt32Bits(value):X8} → {chosen:X4}, but {neighbour:X4} is as close or closer");
+            if (!ok) Assert.Fail($"{BitConverter.SingleToUInt32Bits(value):X8} → {chosen:X4}, but {neighbour:X4} is as close or closer");
         }
     }
 
@@ -96,9 +96,11 @@ public class PrecisionConversionTests
     {
         for (int bits = 0; bits <= ushort.MaxValue; bits++)
         {
-            float expected = (float)BitConverter.UInt16BitsToHalf((ushort)bits);
-            Assert.Equal(BitConverter.SingleToUInt32Bits(expected), BitConverter.SingleToUInt32Bits(Float16Widening.WidenReference((ushort)bits)));
-            Assert.Equal(BitConverter.SingleToUInt32Bits(expected), BitConverter.SingleToUInt32Bits(Float16WideningRule.Widen((ushort)bits)));
+            uint expected = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf((ushort)bits));
+            if (BitConverter.SingleToUInt32Bits(Float16Widening.WidenReference((ushort)bits)) != expected)
+                Assert.Fail($"reference: {bits:X4} should widen to {expected:X8}");
+            if (BitConverter.SingleToUInt32Bits(Float16WideningRule.Widen((ushort)bits)) != expected)
+                Assert.Fail($"scalar rule: {bits:X4} should widen to {expected:X8}");
         }
     }
 
@@ -113,7 +115,8 @@ public class PrecisionConversionTests
     public void BFloat16WideningIsTheUpperHalf()
     {
         for (int bits = 0; bits <= ushort.MaxValue; bits++)
-            Assert.Equal((uint)bits << 16, BitConverter.SingleToUInt32Bits(BFloat16Widening.WidenReference((ushort)bits)));
+            if (BitConverter.SingleToUInt32Bits(BFloat16Widening.WidenReference((ushort)bits)) != (uint)bits << 16)
+                Assert.Fail($"{bits:X4} does not widen to {(uint)bits << 16:X8}");
     }
 
     [Fact]
@@ -131,7 +134,8 @@ public class PrecisionConversionTests
         var widened = new float[everyHalf.Length];
         TensorPrimitives.ConvertToSingle(everyHalf, widened);
         for (int bits = 0; bits < everyHalf.Length; bits++)
-            Assert.Equal(BitConverter.SingleToUInt32Bits(Float16Widening.WidenReference((ushort)bits)), BitConverter.SingleToUInt32Bits(widened[bits]));
+            if (BitConverter.SingleToUInt32Bits(Float16Widening.WidenReference((ushort)bits)) != BitConverter.SingleToUInt32Bits(widened[bits]))
+                Assert.Fail($"ConvertToSingle differs at {bits:X4}");
     }
 
     // ---- every variant against the references ----
@@ -210,8 +214,11 @@ public class PrecisionConversionTests
         var actual = new float[everyPattern.Length];
         widen(everyPattern, actual, variant);
         for (int i = 0; i < everyPattern.Length; i++)
-            Assert.True(BitConverter.SingleToUInt32Bits(reference(everyPattern[i])) == BitConverter.SingleToUInt32Bits(actual[i]),
-                $"{everyPattern[i]:X4} → {BitConverter.SingleToUInt32Bits(actual[i]):X8}, reference {BitConverter.SingleToUInt32Bits(reference(everyPattern[i])):X8}");
+        {
+            uint expected = BitConverter.SingleToUInt32Bits(reference(everyPattern[i]));
+            uint got = BitConverter.SingleToUInt32Bits(actual[i]);
+            if (expected != got) Assert.Fail($"{everyPattern[i]:X4} → {got:X8}, reference {expected:X8}");
+        }
     }
 
     private static void AssertTail<T>(int length, Action<T[]> convert, Func<int, T> reference) where T : unmanaged
@@ -225,8 +232,11 @@ public class PrecisionConversionTests
         Assert.Equal(sentinel, destination[length]);
     }
 
-    private static void AssertBits(ushort expected, ushort actual, float value) =>
-        Assert.True(expected == actual, $"{BitConverter.SingleToUInt32Bits(value):X8} → {actual:X4}, expected {expected:X4}");
+    // Formats a message only on failure: these run over millions of values.
+    private static void AssertBits(ushort expected, ushort actual, float value)
+    {
+        if (expected != actual) Assert.Fail($"{BitConverter.SingleToUInt32Bits(value):X8} → {actual:X4}, expected {expected:X4}");
+    }
 
     private static float[] BuildSweep()
     {

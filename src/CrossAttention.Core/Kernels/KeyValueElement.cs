@@ -105,18 +105,26 @@ internal static unsafe class KeyValueLoad
 /// <summary>16-bit patterns zero-extended into 32-bit lanes, reading exactly the lanes' worth of memory.</summary>
 internal static unsafe class ZeroExtendingLoad
 {
+    // vpmovzxwd straight from memory where the instruction set has it; the portable forms are what other CPUs run.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<uint> Load512(ushort* source) => Avx512F.IsSupported
-        ? Avx512F.ConvertToVector512UInt32(Vector256.Load(source))
-        : Vector512.WidenLower(Vector256.Load(source).ToVector512Unsafe());
+    public static Vector512<uint> Load512(ushort* source) =>
+        Avx512F.IsSupported ? Avx512F.ConvertToVector512UInt32(Vector256.Load(source)) : Load512Portable(source);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<uint> Load256(ushort* source) => Avx2.IsSupported
-        ? Avx2.ConvertToVector256Int32(source).AsUInt32()
-        : Vector256.WidenLower(Vector128.Load(source).ToVector256Unsafe());
+    public static Vector256<uint> Load256(ushort* source) =>
+        Avx2.IsSupported ? Avx2.ConvertToVector256Int32(source).AsUInt32() : Load256Portable(source);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<uint> Load128(ushort* source) => Sse41.IsSupported
-        ? Sse41.ConvertToVector128Int32(source).AsUInt32()
-        : Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)source).AsUInt16());
+    public static Vector128<uint> Load128(ushort* source) =>
+        Sse41.IsSupported ? Sse41.ConvertToVector128Int32(source).AsUInt32() : Load128Portable(source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<uint> Load512Portable(ushort* source) => Vector512.WidenLower(Vector256.Load(source).ToVector512Unsafe());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<uint> Load256Portable(ushort* source) => Vector256.WidenLower(Vector128.Load(source).ToVector256Unsafe());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<uint> Load128Portable(ushort* source) =>
+        Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)source).AsUInt16());
 }
