@@ -8,6 +8,10 @@ namespace CrossAttention.Core.Kernels;
 /// no public BF16 conversion intrinsics), rounded to nearest, ties to even. NaN stays a NaN of the same sign with its
 /// top payload bits, made quiet; ±Inf stays; a finite value becomes ±Inf exactly when round-to-nearest-even says so.
 /// </summary>
+/// <remarks>
+/// Bit manipulation on every width: in .NET 10, Avx10v1 and Avx10v2 are public but carry no BF16 conversions, and
+/// Avx512Bf16 is not exposed, so the CPU's vcvtneps2bf16 cannot be reached.
+/// </remarks>
 public static class BFloat16Narrowing
 {
     public static void Narrow(ReadOnlySpan<float> source, Span<ushort> destination) =>
