@@ -1,28 +1,56 @@
 using System.Buffers;
+using System.Net.Mime;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using CrossAttention.Api.Contracts;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Net.Http.Headers;
 
 namespace CrossAttention.Api.Infrastructure;
 
 /// <summary>
-/// A decode result as raw little-endian float32: output [n, d_q], then (when asked) attention [heads, n, m].
-/// The shapes travel in headers.
+/// A decode result in the form the client's Accept header asks for: JSON, or raw little-endian float32 (output
+/// [n, d_q], then attention [heads, n, m] when asked, shapes in headers). The one place responses are negotiated.
 /// </summary>
-public sealed class RawFloat32Result(AttentionResult result) : IResult, IStatusCodeHttpResult, IContentTypeHttpResult
+public sealed class NegotiatedAttentionResult(AttentionResult result) : IResult, IStatusCodeHttpResult, IValueHttpResult<AttentionResult>,
+    IEndpointMetadataProvider
 {
-    public int? StatusCode => StatusCodes.Status200OK;
-    public string ContentType => RequestBody.OctetStream;
+    public const string OutputShapeHeader = "X-Output-Shape";
+    public const string AttentionShapeHeader = "X-Attention-Shape";
 
-    public async Task ExecuteAsync(HttpContext httpContext)
+    public AttentionResult Value => result;
+    public int? StatusCode => StatusCodes.Status200OK;
+
+    public Task ExecuteAsync(HttpContext httpContext) =>
+        WantsRawFloat32(httpContext.Request) ? WriteRawAsync(httpContext) : TypedResults.Ok(result).ExecuteAsync(httpContext);
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(AttentionResult),
+            [MediaTypeNames.Application.Json, MediaTypeNames.Application.Octet]));
+
+    /// <summary>True when the client asked for raw float32 and not for JSON.</summary>
+    internal static bool WantsRawFloat32(HttpRequest request)
+    {
+        bool binary = false, json = false;
+        foreach (var type in request.GetTypedHeaders().Accept)
+        {
+            if (type.Quality is 0) continue;
+            if (type.MediaType.Equals(MediaTypeNames.Application.Octet, StringComparison.OrdinalIgnoreCase)) binary = true;
+            else if (type.MediaType.Equals(MediaTypeNames.Application.Json, StringComparison.OrdinalIgnoreCase)) json = true;
+        }
+        return binary && !json;
+    }
+
+    private async Task WriteRawAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = ContentType;
-        response.Headers["X-Output-Shape"] = $"{result.Queries},{result.QueryDim}";
+        response.ContentType = MediaTypeNames.Application.Octet;
+        response.Headers[OutputShapeHeader] = $"{result.Queries},{result.QueryDim}";
         long length = result.Output.Length;
         if (result.Attention is { } attention)
         {
-            response.Headers["X-Attention-Shape"] = $"{result.Heads},{result.Queries},{result.SourceLength}";
+            response.Headers[AttentionShapeHeader] = $"{result.Heads},{result.Queries},{result.SourceLength}";
             length += attention.Length;
         }
         response.ContentLength = length * sizeof(float);

@@ -1,4 +1,4 @@
-using CrossAttention.Api.Models;
+using CrossAttention.Api.Catalog;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CrossAttention.Api.Features.Health;
