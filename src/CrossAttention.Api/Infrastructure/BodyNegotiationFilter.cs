@@ -1,5 +1,7 @@
 using System.Text.Json;
 using CrossAttention.Api.Options;
+using Microsoft.Extensions.Options;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace CrossAttention.Api.Infrastructure;
 
@@ -16,10 +18,30 @@ internal interface IRequestWithBody<TBody> where TBody : class, IDisposable
     /// <summary>Set by <see cref="BodyNegotiationFilter{TParameters,TBody}"/> before the handler runs.</summary>
     TBody? Body { set; }
 
-    bool AcceptsRawFloat32 => false;
+    bool AcceptsRawFloat32 { get; }
 
     /// <summary>Reads the raw float32 form; the refusal (a problem result) instead when the query string or body is wrong.</summary>
-    ValueTask<(TBody? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken) =>
+    ValueTask<(TBody? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The base of an endpoint's [AsParameters] type: the body <see cref="BodyNegotiationFilter{TParameters,TBody}"/>
+/// read, and the settings reading it needs. JSON only unless a derived type reads the raw float32 form.
+/// </summary>
+internal abstract record BodyParameters<TBody>(HttpRequest Request, IOptions<CrossAttentionOptions> Options, IOptions<JsonOptions> Json)
+    : IRequestWithBody<TBody> where TBody : class, IDisposable
+{
+    private TBody? _body;
+
+    /// <summary>The request body, in whichever form it came.</summary>
+    public TBody Body => _body ?? throw new InvalidOperationException("The body is read by BodyNegotiationFilter.");
+
+    TBody? IRequestWithBody<TBody>.Body { set => _body = value; }
+    public LimitsOptions Limits => Options.Value.Limits;
+    public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
+    public virtual bool AcceptsRawFloat32 => false;
+
+    public virtual ValueTask<(TBody? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken) =>
         throw new NotSupportedException("This endpoint takes JSON only.");
 }
 

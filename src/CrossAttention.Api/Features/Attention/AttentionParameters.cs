@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
@@ -15,13 +14,4 @@ internal sealed record AttentionParameters(
     ComputeGate Gate,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
-    CancellationToken CancellationToken) : IRequestWithBody<AttentionRequest>
-{
-    private AttentionRequest? _body;
-
-    public AttentionRequest Body => _body ?? throw new InvalidOperationException("The body is read by BodyNegotiationFilter.");
-
-    AttentionRequest? IRequestWithBody<AttentionRequest>.Body { set => _body = value; }
-    public LimitsOptions Limits => Options.Value.Limits;
-    public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
-}
+    CancellationToken CancellationToken) : BodyParameters<AttentionRequest>(Request, Options, Json);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
@@ -16,16 +15,7 @@ internal sealed record DecodeStepParameters(
     ComputeGate Gate,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
-    CancellationToken CancellationToken) : IRequestWithBody<DecodeStepRequest>
-{
-    private DecodeStepRequest? _body;
-
-    public DecodeStepRequest Body => _body ?? throw new InvalidOperationException("The body is read by BodyNegotiationFilter.");
-
-    DecodeStepRequest? IRequestWithBody<DecodeStepRequest>.Body { set => _body = value; }
-    public LimitsOptions Limits => Options.Value.Limits;
-    public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
-}
+    CancellationToken CancellationToken) : BodyParameters<DecodeStepRequest>(Request, Options, Json);
 
 /// <summary>
 /// What POST /sessions/{id}/decode-step binds: the session in the path, and a JSON body or raw float32 queries whose
@@ -45,18 +35,11 @@ internal sealed record SessionDecodeStepParameters(
     ComputeGate Gate,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
-    CancellationToken CancellationToken) : IRequestWithBody<DecodeStepRequest>
+    CancellationToken CancellationToken) : BodyParameters<DecodeStepRequest>(Request, Options, Json)
 {
-    private DecodeStepRequest? _body;
+    public override bool AcceptsRawFloat32 => true;
 
-    public DecodeStepRequest Body => _body ?? throw new InvalidOperationException("The body is read by BodyNegotiationFilter.");
-
-    DecodeStepRequest? IRequestWithBody<DecodeStepRequest>.Body { set => _body = value; }
-    public LimitsOptions Limits => Options.Value.Limits;
-    public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
-    public bool AcceptsRawFloat32 => true;
-
-    public async ValueTask<(DecodeStepRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
+    public override async ValueTask<(DecodeStepRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
     {
         if (Rows is not > 0)
             return (null, Problems.Invalid("rows", "is required in the query string with a raw float32 body: the query count n (≥ 1)."));

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
@@ -30,19 +29,11 @@ internal sealed record EncodeParameters(
     TimeProvider Time,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
-    CancellationToken CancellationToken) : IRequestWithBody<EncodeRequest>
+    CancellationToken CancellationToken) : BodyParameters<EncodeRequest>(Request, Options, Json)
 {
-    private EncodeRequest? _body;
+    public override bool AcceptsRawFloat32 => true;
 
-    /// <summary>The request body, in whichever form it came.</summary>
-    public EncodeRequest Body => _body ?? throw new InvalidOperationException("The body is read by BodyNegotiationFilter.");
-
-    EncodeRequest? IRequestWithBody<EncodeRequest>.Body { set => _body = value; }
-    public LimitsOptions Limits => Options.Value.Limits;
-    public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
-    public bool AcceptsRawFloat32 => true;
-
-    public async ValueTask<(EncodeRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
+    public override async ValueTask<(EncodeRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
     {
         var query = new RequestValidation(Limits);
         if (string.IsNullOrEmpty(Model)) query.Add("model", "is required in the query string with a raw float32 body.");
