@@ -7,15 +7,54 @@
 # Nothing is pulled from a container registry: the root file system comes from Debian packages (debootstrap) and
 # .NET from the local install. Never push these images; real builds use Microsoft's images.
 #
-# Needs: root, podman, runc, debootstrap (apt-get install -y podman runc debootstrap), a Debian mirror.
+# Needs: root, podman, runc, debootstrap (apt-get install -y podman runc debootstrap), a Debian mirror: by default
+# the one this machine's apt already uses (its sources under APT_SOURCES_DIR=/etc/apt), or DEBIAN_MIRROR=<url>.
 # Usage: deploy/podman/build-local-base-images.sh        then, in the same shell for later podman commands:
 #        export CONTAINERS_CONF=${WORK_DIR:-/tmp/cross-attention-base-images}/containers.conf
+#        deploy/podman/build-local-base-images.sh --print-mirror    prints the mirror it would use, and stops
 set -euo pipefail
+
+# The first Debian archive this machine's apt sources name for $DEBIAN_SUITE (deb822 *.sources or one-line *.list),
+# else their first archive that is not a security one; so the script names no host and works wherever apt works.
+apt_mirror() {
+    local dir=${APT_SOURCES_DIR:-/etc/apt} suite=$1
+    local files=()
+    for f in "$dir"/sources.list "$dir"/*.list "$dir"/*.sources "$dir"/sources.list.d/*.list "$dir"/sources.list.d/*.sources; do
+        [ -f "$f" ] && files+=("$f")
+    done
+    [ "${#files[@]}" -gt 0 ] || return 1
+    awk -v suite="$suite" '
+        function offer(uri, suites,    n, i, s) {
+            n = split(suites, s, " ")
+            for (i = 1; i <= n; i++) if (s[i] == suite && exact == "") exact = uri
+            if (fallback == "" && uri !~ /security/) fallback = uri
+        }
+        function stanza() { if (types ~ /(^| )deb( |$)/) offer(uris, suites); types = ""; uris = ""; suites = "" }
+        FNR == 1 { stanza() }
+        FILENAME ~ /\.sources$/ {
+            if ($0 ~ /^[ \t]*$/) { stanza(); next }
+            if ($1 == "Types:") { $1 = ""; types = $0 }
+            if ($1 == "URIs:") uris = $2
+            if ($1 == "Suites:") { $1 = ""; suites = $0 }
+            next
+        }
+        $1 == "deb" {
+            i = 2
+            if ($i ~ /^\[/) while ($i !~ /\]$/) i++
+            if ($i ~ /^\[/ || $i ~ /\]$/) i++
+            offer($i, $(i + 1))
+        }
+        END { stanza(); if (exact != "") print exact; else if (fallback != "") print fallback; else exit 1 }
+    ' "${files[@]}"
+}
 
 WORK_DIR=${WORK_DIR:-/tmp/cross-attention-base-images}
 DOTNET_HOME=${DOTNET_HOME:-$(dirname "$(readlink -f "$(command -v dotnet)")")}
 DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+if [ -z "${DEBIAN_MIRROR:-}" ]; then
+    DEBIAN_MIRROR=$(apt_mirror "$DEBIAN_SUITE") || { echo "no Debian mirror in the apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
+fi
+if [ "${1:-}" = "--print-mirror" ]; then echo "$DEBIAN_MIRROR"; exit 0; fi
 DEBIAN_IMAGE=localhost/cross-attention-debian:${DEBIAN_SUITE}
 ASPNET_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
 SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
@@ -31,6 +70,13 @@ default_ulimits = ["nofile=20000:20000", "nproc=1024:1024"]
 runtime = "runc"
 CONF
 export CONTAINERS_CONF="$WORK_DIR/containers.conf"
+
+# Built once and reused: rebuilding copies the whole SDK again (REBUILD=1 forces it, e.g. after an SDK update).
+if [ "${REBUILD:-0}" != 1 ] && podman image exists "$ASPNET_IMAGE" && podman image exists "$SDK_IMAGE"; then
+    echo "base images present ($ASPNET_IMAGE, $SDK_IMAGE); reusing them (REBUILD=1 rebuilds)"
+    echo "Now: export CONTAINERS_CONF=$CONTAINERS_CONF"
+    exit 0
+fi
 
 # 1. Minimal Debian with what .NET needs at run time (ICU for globalization, CA certificates, OpenSSL, time zones).
 if ! podman image exists "$DEBIAN_IMAGE"; then

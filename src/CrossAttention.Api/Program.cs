@@ -1,9 +1,9 @@
+using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Features.Attention;
+using CrossAttention.Api.Features.DecodeSteps;
 using CrossAttention.Api.Features.Health;
 using CrossAttention.Api.Features.Models;
 using CrossAttention.Api.Features.Sessions;
-using CrossAttention.Api.Infrastructure;
-using CrossAttention.Api.Swagger;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDefaultSettingsFile();
@@ -16,6 +16,7 @@ app.UseCrossAttentionSwagger();
 
 app.MapModels();
 app.MapSessions();
+app.MapDecodeSteps();
 app.MapAttention();
 app.MapHealth();
 

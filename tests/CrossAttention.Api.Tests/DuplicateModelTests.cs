@@ -1,5 +1,5 @@
 using System.Net;
-using CrossAttention.Api.Models;
+using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using CrossAttention.Api.Models;
+using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Tests.Support;
 using CrossAttention.Core.Safetensors;
 using Microsoft.Extensions.DependencyInjection;

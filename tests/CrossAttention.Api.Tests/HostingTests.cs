@@ -1,7 +1,8 @@
 using System.Net;
-using CrossAttention.Api.Tests.Support;
-using CrossAttention.Api.Infrastructure;
+using CrossAttention.Api.Catalog;
+using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Options;
+using CrossAttention.Api.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -16,7 +17,7 @@ public class HostingTests
         await using var factory = new ApiFactory();
         var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
-        await factory.Services.GetRequiredService<CrossAttention.Api.Models.ModelCatalog>().WhenReady;
+        await factory.Services.GetRequiredService<ModelCatalog>().WhenReady;
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
     }
 

@@ -1,4 +1,8 @@
 using System.Net;
+using CrossAttention.Api.Catalog;
+using CrossAttention.Api.Features.Models;
+using CrossAttention.Api.Infrastructure;
+using CrossAttention.Api.Options;
 using CrossAttention.Api.Tests.Support;
 
 namespace CrossAttention.Api.Tests;
@@ -37,5 +41,13 @@ public class ModelsEndpointsTests(ApiFactory factory) : IClassFixture<ApiFactory
         var response = await factory.CreateClient().GetAsync("/models/no-such-model");
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound);
         Assert.Contains("no-such-model", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void UnknownModelWhileLoadingSaysModelsAreStillLoading()
+    {
+        var catalog = new ModelCatalog(Microsoft.Extensions.Options.Options.Create(new CrossAttentionOptions()));  // not ready yet
+        var result = Assert.IsType<NotFoundProblem>(ModelsEndpoints.Get("whisper-base", catalog).Result);
+        Assert.Contains("still loading", result.Value.Detail);
     }
 }

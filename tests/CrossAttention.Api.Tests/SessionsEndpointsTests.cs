@@ -132,6 +132,18 @@ public class SessionsEndpointsTests(ApiFactory factory) : IClassFixture<ApiFacto
     }
 
     [Fact]
+    public async Task PathFormRefusesABodySessionIdNamingAnotherSession()
+    {
+        string inPath = await EncodeAsync(Json.Rows(2, 64, seed: 11));
+        string other = await EncodeAsync(Json.Rows(2, 64, seed: 12));
+        var queries = Json.Rows(1, 64, seed: 13);
+        var differing = await _client.PostAsync($"/sessions/{inPath}/decode-step", Json.Body(new { sessionId = other, layer = 0, queries }));
+        await ProblemAssert.IsValidationErrorAsync(differing, "sessionId", inPath);
+        var same = await _client.PostAsync($"/sessions/{inPath}/decode-step", Json.Body(new { sessionId = inPath, layer = 0, queries }));
+        Assert.Equal(HttpStatusCode.OK, same.StatusCode);
+    }
+
+    [Fact]
     public async Task UnknownSessionIs404()
     {
         await ProblemAssert.IsProblemAsync(await _client.GetAsync("/sessions/AAAAAAAAAAAAAAAAAAAAAA"), HttpStatusCode.NotFound);

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using CrossAttention.Api.Sessions;
 using CrossAttention.Api.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CrossAttention.Api.Tests;
 
@@ -76,12 +78,20 @@ public class SwaggerTests(ApiFactory factory) : IClassFixture<ApiFactory>
     [Fact]
     public async Task ExampleSessionIsRecreatedAfterItIsDeleted()
     {
-        var doc = await DocumentAsync();
-        string id = PathExample(doc["paths"]!["/sessions/{id}"]!["delete"]!);
+        string id = PathExample((await DocumentAsync())["paths"]!["/sessions/{id}"]!["delete"]!);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/sessions/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/sessions/{id}")).StatusCode);
-        var next = PathExample((await DocumentAsync())["paths"]!["/sessions/{id}"]!["get"]!);
-        Assert.NotEqual(id, next);
-        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/sessions/{next}")).StatusCode);
+        Assert.Equal(id, PathExample((await DocumentAsync())["paths"]!["/sessions/{id}"]!["get"]!));
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/sessions/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task FetchingTheDocumentEncodesAndStoresNothing()
+    {
+        await using var fresh = new ApiFactory();
+        var client = fresh.CreateClient();
+        (await client.GetAsync("/swagger/v1/swagger.json")).EnsureSuccessStatusCode();
+        Assert.Equal(0, fresh.Services.GetRequiredService<ISessionStore>().Usage.Count);
     }
 
     [Fact]
@@ -93,4 +103,42 @@ public class SwaggerTests(ApiFactory factory) : IClassFixture<ApiFactory>
 
     private static string PathExample(JsonNode operation) =>
         operation["parameters"]?.AsArray().FirstOrDefault(p => p!["name"]!.GetValue<string>() == "id")?["example"]?.GetValue<string>() ?? "";
+}
+
+/// <summary>Examples are chosen from an endpoint's own metadata (its request type, its route), never from its name.</summary>
+public class SwaggerExampleMetadataTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    [Fact]
+    public void AnEndpointOfAnyNameThatAcceptsAnEncodeRequestGetsTheEncodeExample()
+    {
+        var description = new Microsoft.AspNetCore.Mvc.ApiExplorer.ApiDescription
+        {
+            HttpMethod = "POST",
+            RelativePath = "renamed-encode",
+            ActionDescriptor = new Microsoft.AspNetCore.Mvc.Abstractions.ActionDescriptor
+            {
+                EndpointMetadata =
+                [
+                    new Microsoft.AspNetCore.Routing.EndpointNameMetadata("AnyNameAtAll"),
+                    new Microsoft.AspNetCore.Http.Metadata.AcceptsMetadata([System.Net.Mime.MediaTypeNames.Application.Json], typeof(CrossAttention.Api.Contracts.EncodeRequest)),
+                ],
+            },
+        };
+        var operation = new Microsoft.OpenApi.OpenApiOperation
+        {
+            RequestBody = new Microsoft.OpenApi.OpenApiRequestBody
+            {
+                Content = new Dictionary<string, Microsoft.OpenApi.OpenApiMediaType> { [System.Net.Mime.MediaTypeNames.Application.Json] = new() },
+            },
+        };
+        var filter = new CrossAttention.Api.Swagger.ExamplesOperationFilter(factory.Services.GetRequiredService<CrossAttention.Api.Swagger.ExampleSession>());
+        filter.Apply(operation, new Swashbuckle.AspNetCore.SwaggerGen.OperationFilterContext(description, null!,
+            new Swashbuckle.AspNetCore.SwaggerGen.SchemaRepository(), new Microsoft.OpenApi.OpenApiDocument(), null!));
+
+        var example = Assert.IsType<JsonObject>(operation.RequestBody.Content![System.Net.Mime.MediaTypeNames.Application.Json].Example);
+        Assert.Equal("demo", example["model"]!.GetValue<string>());
+        Assert.Equal(ExampleRows, example["source"]!.AsArray().Count);
+    }
+
+    private const int ExampleRows = CrossAttention.Api.Swagger.ExampleSession.SourceRows;
 }

@@ -30,31 +30,31 @@ public class ValidationTests : IClassFixture<ValidationTests.Factory>
     }
 
     [Fact]
-    public async Task SourceRowOfWrongLength() =>
+    public async Task SourceRowOfTheWrongLengthIs400NamingTheWidth() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = Json.Rows(3, 63, 1) }), "source", "64");
 
     [Fact]
-    public async Task RaggedSource() =>
+    public async Task RaggedSourceIs400NamingTheRow() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = new[] { new float[64], new float[10] } }),
             "source", "row 1");
 
     [Fact]
-    public async Task EmptySource() =>
+    public async Task EmptySourceIs400() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = Array.Empty<float[]>() }), "source", "required");
 
     [Fact]
-    public async Task MissingSource() =>
+    public async Task MissingSourceIs400() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo" }), "source", "required");
 
     [Fact]
-    public async Task MissingModel() =>
+    public async Task MissingModelIs400() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { source = Json.Rows(1, 64, 1) }), "model", "required");
 
     [Theory]
     [InlineData("1e39")]
     [InlineData("-3.5e38")]
     [InlineData("1e400")]
-    public async Task ValueThatIsNotAFiniteFloat32(string value)
+    public async Task ValueThatIsNotAFiniteFloat32Is400(string value)
     {
         string row = string.Join(",", Enumerable.Repeat("0.5", 63).Append(value));
         var response = await _client.PostAsync("/encode", Json.Raw($$"""{"model":"demo","source":[[{{row}}]]}"""));
@@ -62,21 +62,21 @@ public class ValidationTests : IClassFixture<ValidationTests.Factory>
     }
 
     [Fact]
-    public async Task TooManySourceRows() =>
+    public async Task TooManySourceRowsIs400NamingTheLimit() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = Json.Rows(51, 64, 1) }), "source", "MaxSourceLength");
 
     [Fact]
-    public async Task MaskOfWrongLength() =>
+    public async Task MaskOfTheWrongLengthIs400() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = Json.Rows(3, 64, 1), sourceMask = new[] { 1, 1 } }),
             "sourceMask", "3 rows");
 
     [Fact]
-    public async Task MaskWithValuesOtherThanZeroOrOne() =>
+    public async Task MaskWithValuesOtherThanZeroOrOneIs400() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = Json.Rows(3, 64, 1), sourceMask = new[] { 1, 2, 0 } }),
             "sourceMask", "1 (keep) or 0");
 
     [Fact]
-    public async Task EveryPositionMasked() =>
+    public async Task MaskThatPadsEveryPositionIs400() =>
         await ProblemAssert.IsValidationErrorAsync(await Encode(new { model = "demo", source = Json.Rows(3, 64, 1), sourceMask = new[] { 0, 0, 0 } }),
             "sourceMask", "every position is padding");
 
@@ -88,14 +88,14 @@ public class ValidationTests : IClassFixture<ValidationTests.Factory>
     [InlineData("{\"model\":\"demo\",\"sourceMask\":[1.5]}")]
     [InlineData("null")]
     [InlineData("")]
-    public async Task MalformedJson(string body)
+    public async Task MalformedJsonIs400WithADetail(string body)
     {
         var problem = await ProblemAssert.IsProblemAsync(await _client.PostAsync("/encode", Json.Raw(body)), HttpStatusCode.BadRequest);
         Assert.False(string.IsNullOrWhiteSpace(problem["detail"]?.GetValue<string>()));
     }
 
     [Fact]
-    public async Task UnknownModel() =>
+    public async Task UnknownModelIs404() =>
         await ProblemAssert.IsProblemAsync(await Encode(new { model = "nope", source = Json.Rows(1, 64, 1) }), HttpStatusCode.NotFound);
 
     /// <summary>A valid encode body of 50 × 64 long-written numbers: about 90 KB, over the 64 KiB limit.</summary>
@@ -133,7 +133,7 @@ public class ValidationTests : IClassFixture<ValidationTests.Factory>
     }
 
     [Fact]
-    public async Task LayerOutOfRange()
+    public async Task LayerOutOfRangeOrMissingIs400()
     {
         string id = await SessionAsync();
         var response = await _client.PostAsync("/decode-step", Json.Body(new { sessionId = id, layer = 2, queries = Json.Rows(1, 64, 1) }));
@@ -145,7 +145,7 @@ public class ValidationTests : IClassFixture<ValidationTests.Factory>
     }
 
     [Fact]
-    public async Task QueriesOfWrongLengthEmptyOrTooMany()
+    public async Task QueriesOfTheWrongLengthEmptyOrTooManyAre400()
     {
         string id = await SessionAsync();
         await ProblemAssert.IsValidationErrorAsync(await _client.PostAsync("/decode-step",

@@ -1,12 +1,16 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace CrossAttention.Api.Contracts;
 
 /// <summary>A source to encode once for every decoder layer; the K/V cache is kept as a session.</summary>
 public sealed class EncodeRequest : IDisposable
 {
     /// <summary>Model name, as listed by GET /models.</summary>
+    [Required]
     public string? Model { get; set; }
 
     /// <summary>The source S: m rows of d_src values (the encoder's hidden states).</summary>
+    [Required]
     public FloatMatrix? Source { get; set; }
 
     /// <summary>Optional, one per source row: 1 keep, 0 padding (weight exactly 0).</summary>
@@ -25,9 +29,11 @@ public sealed class DecodeStepRequest : IDisposable
     public string? SessionId { get; set; }
 
     /// <summary>Decoder layer, 0-based.</summary>
+    [Required]
     public int? Layer { get; set; }
 
     /// <summary>The queries X: n rows of d_q values (n tokens, or n beams sharing the source).</summary>
+    [Required]
     public FloatMatrix? Queries { get; set; }
 
     /// <summary>Also return the attention weights P [heads, n, m].</summary>
@@ -39,18 +45,23 @@ public sealed class DecodeStepRequest : IDisposable
 /// <summary>Stateless cross-attention of one layer: encode the source and attend to it in one call; nothing is kept.</summary>
 public sealed class AttentionRequest : IDisposable
 {
+    /// <summary>Model name, as listed by GET /models.</summary>
+    [Required]
     public string? Model { get; set; }
 
     /// <summary>Decoder layer, 0-based.</summary>
+    [Required]
     public int? Layer { get; set; }
 
     /// <summary>The source S: m rows of d_src values.</summary>
+    [Required]
     public FloatMatrix? Source { get; set; }
 
     /// <summary>Optional, one per source row: 1 keep, 0 padding.</summary>
     public int[]? SourceMask { get; set; }
 
     /// <summary>The queries X: n rows of d_q values.</summary>
+    [Required]
     public FloatMatrix? Queries { get; set; }
 
     /// <summary>Also return the attention weights P [heads, n, m].</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Mime;
 using System.Text.Json;
 using CrossAttention.Api.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,22 +14,19 @@ namespace CrossAttention.Api.Infrastructure;
 /// </summary>
 internal static class RequestBody
 {
-    public const string Json = "application/json";
-    public const string OctetStream = "application/octet-stream";
-
     public static bool IsJson(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var type) &&
-        (type.MediaType.Equals(Json, StringComparison.OrdinalIgnoreCase) ||
+        (type.MediaType.Equals(MediaTypeNames.Application.Json, StringComparison.OrdinalIgnoreCase) ||
          type.MediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
     public static bool IsOctetStream(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var type) &&
-        type.MediaType.Equals(OctetStream, StringComparison.OrdinalIgnoreCase);
+        type.MediaType.Equals(MediaTypeNames.Application.Octet, StringComparison.OrdinalIgnoreCase);
 
     public static ProblemHttpResult UnsupportedMediaType(HttpRequest request, bool binaryAllowed) => Problems.Create(
         StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
-        $"Content-Type '{request.ContentType ?? "(none)"}' is not accepted here; send {Json}" +
-        (binaryAllowed ? $", or {OctetStream} (raw little-endian float32) with the shape in the query string." : "."));
+        $"Content-Type '{request.ContentType ?? "(none)"}' is not accepted here; send {MediaTypeNames.Application.Json}" +
+        (binaryAllowed ? $", or {MediaTypeNames.Application.Octet} (raw little-endian float32) with the shape in the query string." : "."));
 
     /// <summary>Deserializes a JSON body; the error result is set instead when the body is too large or malformed.</summary>
     public static async Task<(T? Value, ProblemHttpResult? Error)> ReadJsonAsync<T>(HttpRequest request, long maxBytes,
@@ -53,22 +51,25 @@ internal static class RequestBody
         }
     }
 
-    /// <summary>Reads a raw float32 body of exactly rows × columns values.</summary>
+    /// <summary>
+    /// Reads a raw float32 body of <paramref name="rows"/> rows; the row width is what the body holds (the caller
+    /// checks it against the model, like a JSON matrix's).
+    /// </summary>
     public static async Task<(FloatMatrix? Value, ProblemHttpResult? Error)> ReadFloat32Async(HttpRequest request, int rows,
-        int columns, long maxBytes, string field, CancellationToken cancellationToken)
+        long maxBytes, string field, CancellationToken cancellationToken)
     {
         if (!BitConverter.IsLittleEndian)
             return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Raw float32 needs a little-endian host."));
         var (buffer, length, error) = await ReadBytesAsync(request, maxBytes, cancellationToken);
         if (error is not null) return (null, error);
-        long expected = (long)rows * columns * sizeof(float);
-        if (length != expected)
+        long rowBytes = (long)rows * sizeof(float);
+        if (length % rowBytes != 0)
         {
             ArrayPool<byte>.Shared.Return(buffer);
             return (null, Problems.Validation(field,
-                $"the body has {length} bytes; {rows} rows × {columns} float32 values need {expected}."));
+                $"the body has {length} bytes, which is not {rows} rows of float32 values (a multiple of {rowBytes} bytes)."));
         }
-        return (FloatMatrix.FromRented(buffer, rows, columns), null);
+        return (FloatMatrix.FromRented(buffer, rows, (int)(length / rowBytes)), null);
     }
 
     private static async Task<(byte[] Buffer, int Length, ProblemHttpResult? Error)> ReadBytesAsync(HttpRequest request,

@@ -12,6 +12,14 @@ public sealed class CrossAttentionOptions
     public LimitsOptions Limits { get; set; } = new();
     public DemoOptions Demo { get; set; } = new();
     public BatchingOptions Batching { get; set; } = new();
+    public SwaggerSettings Swagger { get; set; } = new();
+}
+
+/// <summary>The OpenAPI document (/swagger/v1/swagger.json) and Swagger UI (/swagger).</summary>
+public sealed class SwaggerSettings
+{
+    /// <summary>On by default (users browse it); false serves neither the UI nor the document.</summary>
+    public bool Enabled { get; set; } = true;
 }
 
 public sealed class CacheOptions

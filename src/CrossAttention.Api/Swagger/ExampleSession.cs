@@ -1,44 +1,44 @@
-using CrossAttention.Api.Features;
-using CrossAttention.Api.Models;
+using CrossAttention.Api.Catalog;
+using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Engine;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;
 
 namespace CrossAttention.Api.Swagger;
 
 /// <summary>
-/// A live session for Swagger UI's examples, so "Try it out" on a decode step works as shown. It is an ordinary
-/// session (it can be deleted, or expire); the next time the document is generated a new one is encoded.
+/// The session Swagger UI's examples name, so "Try it out" on a decode step works as shown. Its id is fixed for the
+/// life of the process (the document is the same on every fetch); nothing is encoded to show the document: the
+/// session is encoded on the compute scheduler the first time a request names it, and again after it is deleted
+/// or expires (see <see cref="ExampleSessionStore"/>).
 /// </summary>
-public sealed class ExampleSession(ModelCatalog catalog, ISessionStore store, TimeProvider time, IOptions<CrossAttentionOptions> options)
+public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, TimeProvider time, IOptions<CrossAttentionOptions> options)
 {
     public const int SourceRows = 4;
     public const int QueryRows = 1;
-    private readonly Lock _lock = new();
-    private string? _id;
+
+    /// <summary>The id the examples show for an existing session.</summary>
+    public string Id { get; } = SessionIds.New();
+
+    /// <summary>The id the PUT example shows: a fresh one, free until someone PUTs it.</summary>
+    public string NewId { get; } = SessionIds.New();
 
     /// <summary>The model the examples use: the demo model, or else the first one served.</summary>
     public CrossAttentionModel? Model => catalog.TryGet(DemoModel.Name, out var demo) ? demo : catalog.All.FirstOrDefault();
 
-    /// <summary>The id of a live example session, encoding one if needed; null when the cache has no room for it.</summary>
-    public string? EnsureId()
+    /// <summary>Encodes the example session's source (not yet stored); null when no model is served.</summary>
+    internal async ValueTask<SessionEntry?> EncodeAsync(CancellationToken cancellationToken)
     {
         if (Model is not { } model) return null;
-        lock (_lock)
-        {
-            if (_id is not null && store.GetAsync(_id, CancellationToken.None).AsTask().GetAwaiter().GetResult() is not null) return _id;
-            float[] source = Values(SourceRows, model.SourceDim, 0.37);
-            var encoded = model.Encode(source, SourceRows, default, ComputeOptions.Default);
-            var cache = options.Value.Cache;
-            var session = new SessionEntry(SessionIds.New(), model, encoded, time.GetUtcNow(),
-                TimeSpan.FromSeconds(cache.MaxTtlSeconds), TimeSpan.FromSeconds(cache.MaxTtlSeconds));
-            bool stored = store.AddAsync(session, CancellationToken.None).AsTask().GetAwaiter().GetResult() == SessionAddResult.Stored;
-            if (!stored) encoded.Dispose();
-            _id = stored ? session.Id : null;
-            return _id;
-        }
+        float[] source = Values(SourceRows, model.SourceDim, 0.37);                 // [m, d_src]
+        EncodedSource encoded;
+        using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
+            encoded = model.Encode(source, SourceRows, default, new ComputeOptions(KernelVariants.Best, lease.Threads));
+        var lifetime = TimeSpan.FromSeconds(options.Value.Cache.MaxTtlSeconds);
+        return new SessionEntry(Id, model, encoded, time.GetUtcNow(), lifetime, lifetime);
     }
 
     /// <summary>Deterministic, readable example values: [rows, columns] with two decimals.</summary>

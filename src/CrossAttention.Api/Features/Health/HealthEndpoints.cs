@@ -1,4 +1,5 @@
-using CrossAttention.Api.Models;
+using System.Net.Mime;
+using CrossAttention.Api.Catalog;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CrossAttention.Api.Features.Health;
@@ -22,7 +23,7 @@ public static class HealthEndpoints
     // Status plus each check's description, so an operator sees which model folder failed and why.
     private static Task WriteReportAsync(HttpContext context, HealthReport report)
     {
-        context.Response.ContentType = "application/json";
+        context.Response.ContentType = MediaTypeNames.Application.Json;
         return context.Response.WriteAsJsonAsync(new
         {
             status = report.Status.ToString(),

@@ -1,6 +1,6 @@
+using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
-using CrossAttention.Api.Models;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CrossAttention.Api.Features.Models;
@@ -24,7 +24,5 @@ public static class ModelsEndpoints
         TypedResults.Ok(catalog.All.Select(ModelInfo.From).ToArray());
 
     internal static Results<Ok<ModelInfo>, NotFoundProblem> Get(string name, ModelCatalog catalog) =>
-        catalog.TryGet(name, out var model)
-            ? TypedResults.Ok(ModelInfo.From(model))
-            : Problems.NotFound("Model not found", $"No model named '{name}'. GET /models lists the models served.");
+        catalog.TryFind(name, out var model, out var missing) ? TypedResults.Ok(ModelInfo.From(model)) : missing;
 }

@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+// The JSON wire form of the contracts: in its own folder, in the contracts' namespace (a CrossAttention.Api.Json
+// namespace would hide every `Json` helper class under CrossAttention.Api).
 namespace CrossAttention.Api.Contracts;
 
 /// <summary>

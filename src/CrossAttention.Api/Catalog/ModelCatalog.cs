@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;
 
-namespace CrossAttention.Api.Models;
+namespace CrossAttention.Api.Catalog;
 
 /// <summary>
 /// Every model the service serves, by name: the demo model at once, then each subfolder of ModelsDirectory as it loads.
@@ -32,6 +34,16 @@ public sealed class ModelCatalog
     public IEnumerable<CrossAttentionModel> All => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
 
     public bool TryGet(string name, out CrossAttentionModel model) => _models.TryGetValue(name, out model!);
+
+    /// <summary>Finds a served model, or the 404 to answer (saying so when model folders are still loading).</summary>
+    public bool TryFind(string name, out CrossAttentionModel model, [NotNullWhen(false)] out NotFoundProblem? missing)
+    {
+        missing = TryGet(name, out model) ? null : Problems.NotFound("Model not found",
+            IsReady
+                ? $"No model named '{name}'. GET /models lists the models served."
+                : $"No model named '{name}' yet; models are still loading (GET /health/ready).");
+        return missing is null;
+    }
 
     /// <summary>Adds a model; false when the name is taken (a folder named like the demo model, say).</summary>
     internal bool TryAdd(CrossAttentionModel model) => _models.TryAdd(model.Name, model);

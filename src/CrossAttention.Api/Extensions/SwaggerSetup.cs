@@ -1,8 +1,14 @@
 using System.Reflection;
 using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Options;
+using CrossAttention.Api.Swagger;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.Swagger;
+using Swashbuckle.AspNetCore.SwaggerGen;
 
-namespace CrossAttention.Api.Swagger;
+namespace CrossAttention.Api.Extensions;
 
 public static class SwaggerSetup
 {
@@ -21,25 +27,32 @@ public static class SwaggerSetup
             });
             string xml = Path.Combine(AppContext.BaseDirectory, $"{Assembly.GetExecutingAssembly().GetName().Name}.xml");
             if (File.Exists(xml)) c.IncludeXmlComments(xml);
-            c.MapType<FloatMatrix>(() => Array(Array(Number())));
-            c.MapType<AttentionResult>(() => new OpenApiSchema
+            // Non-nullable members (Session.sessionId, ModelInfo.name, …) are documented as required and never null.
+            c.SupportNonNullableReferenceTypes();
+            c.NonNullableReferenceTypesAsRequired();
+            c.MapType<FloatMatrix>(() => new OpenApiSchema
             {
-                Type = JsonSchemaType.Object,
-                Required = new HashSet<string> { "output" },
-                Properties = new Dictionary<string, IOpenApiSchema>
+                Type = JsonSchemaType.Array,
+                Items = new OpenApiSchema
                 {
-                    ["output"] = WithDescription(Array(Array(Number())), "[n, d_q]: the layer's output for each query row."),
-                    ["attention"] = WithDescription(Array(Array(Array(Number()))),
-                        "[heads, n, m]: softmax weights of each query over the m source positions (0 at padding); only when returnAttention is true."),
+                    Type = JsonSchemaType.Array,
+                    Items = new OpenApiSchema { Type = JsonSchemaType.Number, Format = "float" },
                 },
             });
+            c.OperationFilter<HttpShapeOperationFilter>();
             c.OperationFilter<ExamplesOperationFilter>();
         });
+        services.TryAddTransient<SwaggerGenerator>();
+        services.AddSingleton(sp => new CachedSwaggerProvider(sp.GetRequiredService<SwaggerGenerator>()));
+        services.Replace(ServiceDescriptor.Singleton<ISwaggerProvider>(sp => sp.GetRequiredService<CachedSwaggerProvider>()));
+        services.Replace(ServiceDescriptor.Singleton<IAsyncSwaggerProvider>(sp => sp.GetRequiredService<CachedSwaggerProvider>()));
         return services;
     }
 
+    /// <summary>Serves the document and Swagger UI unless CrossAttention:Swagger:Enabled is false.</summary>
     public static WebApplication UseCrossAttentionSwagger(this WebApplication app)
     {
+        if (!app.Services.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Swagger.Enabled) return app;
         app.UseSwagger();
         app.UseSwaggerUI(o =>
         {
@@ -47,15 +60,5 @@ public static class SwaggerSetup
             o.DocumentTitle = "CrossAttention.Api";
         });
         return app;
-    }
-
-    private static OpenApiSchema Array(IOpenApiSchema items) => new() { Type = JsonSchemaType.Array, Items = items };
-
-    private static OpenApiSchema Number() => new() { Type = JsonSchemaType.Number, Format = "float" };
-
-    private static OpenApiSchema WithDescription(OpenApiSchema schema, string description)
-    {
-        schema.Description = description;
-        return schema;
     }
 }

@@ -4,7 +4,7 @@ using CrossAttention.Core.Engine;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
-namespace CrossAttention.Api.Features;
+namespace CrossAttention.Api.Services;
 
 /// <summary>The engine calls the endpoints share: each runs on cores the <see cref="ComputeGate"/> hands out.</summary>
 internal static class CrossAttentionCompute
@@ -33,18 +33,4 @@ internal static class CrossAttentionCompute
     /// <summary>Whether [heads, n, m] fits one array (a request asking for more gets a 400, not an overflow).</summary>
     public static bool AttentionFits(int heads, int queries, int sourceLength) =>
         (long)heads * queries * sourceLength <= Array.MaxLength;
-
-    /// <summary>True when the client asked for raw float32 rather than JSON.</summary>
-    public static bool WantsRawFloat32(HttpRequest request)
-    {
-        var accept = request.GetTypedHeaders().Accept;
-        bool binary = false, json = false;
-        foreach (var type in accept)
-        {
-            if (type.Quality is 0) continue;
-            if (type.MediaType.Equals(RequestBody.OctetStream, StringComparison.OrdinalIgnoreCase)) binary = true;
-            else if (type.MediaType.Equals(RequestBody.Json, StringComparison.OrdinalIgnoreCase)) json = true;
-        }
-        return binary && !json;
-    }
 }

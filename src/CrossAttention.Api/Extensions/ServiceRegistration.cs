@@ -1,5 +1,6 @@
+using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Features.Health;
-using CrossAttention.Api.Models;
+using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Api.Swagger;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 
-namespace CrossAttention.Api.Infrastructure;
+namespace CrossAttention.Api.Extensions;
 
 public static class ServiceRegistration
 {
@@ -38,7 +39,9 @@ public static class ServiceRegistration
 
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService<ModelLoadingService>();
-        services.AddSingleton<ISessionStore, MemoryCacheSessionStore>();
+        services.AddSingleton<MemoryCacheSessionStore>();
+        services.AddSingleton<ISessionStore>(sp =>
+            new ExampleSessionStore(sp.GetRequiredService<MemoryCacheSessionStore>(), sp.GetRequiredService<ExampleSession>()));
         services.AddSingleton(sp => new ComputeGate(Environment.ProcessorCount,
             sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Batching.MaxRows));
         services.AddSingleton<ExampleSession>();

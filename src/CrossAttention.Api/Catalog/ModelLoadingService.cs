@@ -2,7 +2,7 @@ using CrossAttention.Api.Options;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;
 
-namespace CrossAttention.Api.Models;
+namespace CrossAttention.Api.Catalog;
 
 /// <summary>
 /// Loads each subfolder of ModelsDirectory in the background, so liveness answers while large checkpoints load;

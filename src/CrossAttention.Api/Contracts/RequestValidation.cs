@@ -1,8 +1,8 @@
-using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Options;
+using CrossAttention.Api.Services;
 using CrossAttention.Core.Models;
 
-namespace CrossAttention.Api.Features;
+namespace CrossAttention.Api.Contracts;
 
 /// <summary>
 /// Checks request tensors against the model's shape and the service's limits, collecting every error by field name

@@ -1,0 +1,29 @@
+using CrossAttention.Api.Sessions;
+
+namespace CrossAttention.Api.Swagger;
+
+/// <summary>
+/// The session store, with one addition: looking up the example session's id encodes and stores it when it is not
+/// there, so the documented examples always name a live session without the document storing anything.
+/// </summary>
+public sealed class ExampleSessionStore(ISessionStore inner, ExampleSession example) : ISessionStore
+{
+    public SessionStoreUsage Usage => inner.Usage;
+
+    public ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken) =>
+        inner.AddAsync(session, cancellationToken);
+
+    public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken) => inner.RemoveAsync(id, cancellationToken);
+
+    public async ValueTask<SessionEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        var session = await inner.GetAsync(id, cancellationToken);
+        if (session is not null || id != example.Id) return session;
+        if (await example.EncodeAsync(cancellationToken) is not { } created) return null;
+        var added = await inner.AddAsync(created, cancellationToken);
+        if (added == SessionAddResult.Stored) return created;
+        created.Encoded.Dispose();
+        // Another request stored it first (AlreadyExists), or the cache is full (then there is none).
+        return await inner.GetAsync(id, cancellationToken);
+    }
+}
