@@ -1,55 +1,67 @@
 using System.Collections.Concurrent;
 using System.Numerics;
 
-namespace CrossAttention.Core.Engine;
+namespace CrossAttention.Core.Caching;
 
 /// <summary>
-/// Recycles the pinned buffers of K/V caches. A freshly allocated multi-megabyte array costs a page fault per 4 KiB
-/// the first time it is written (on the machines measured, more than the projections themselves), so buffers of
-/// caches that died are handed back here by their finalizer and given to the next cache of a similar size.
+/// Recycles the pinned byte buffers of K/V caches. A freshly allocated multi-megabyte array costs a page fault per
+/// 4 KiB the first time it is written (on the machines measured, more than the projections themselves), so a cache
+/// that ends hands its buffers back here (<see cref="KeyValueCache.Dispose"/>) and the next cache of a similar size
+/// takes them.
 /// </summary>
 /// <remarks>
-/// Lengths are rounded up to one of 8 size classes per power of two, so a reused buffer wastes at most 12.5%; the
-/// cache reports the full array in its bytes. The pool keeps at most <see cref="LimitBytes"/> of idle buffers and lets
-/// the GC have the rest.
+/// Sizes are rounded up to one of 8 size classes per power of two, so a reused buffer wastes at most 12.5%; the
+/// cache reports the full buffer in its bytes. The pool keeps at most <see cref="LimitBytes"/> of idle buffers and lets
+/// the GC have the rest. One pool per service (the API registers it as a singleton); thread-safe.
 /// </remarks>
-internal static class PinnedBufferPool
+public sealed class KeyValueBufferPool
 {
     private const int ClassesPerOctave = 8;
-    private const long MinimumPooledLength = 16 * 1024; // floats; smaller arrays are cheap to allocate
+    private const long MinimumPooledBytes = 64 * 1024; // smaller arrays are cheap to allocate
 
-    private static readonly ConcurrentDictionary<long, ConcurrentBag<float[]>> Idle = new();
-    private static long _idleBytes;
+    private readonly ConcurrentDictionary<long, ConcurrentBag<byte[]>> _idle = new();
+    private long _pooledBytes;
 
-    /// <summary>Most bytes of idle buffers kept for reuse.</summary>
-    public static long LimitBytes { get; set; } = 256L << 20;
-
-    /// <summary>Bytes of idle buffers held right now.</summary>
-    public static long IdleBytes => Interlocked.Read(ref _idleBytes);
-
-    /// <summary>A pinned array of at least <paramref name="length"/> floats, contents undefined.</summary>
-    public static float[] Rent(long length)
+    /// <param name="limitBytes">most bytes of idle buffers kept for reuse; 0 keeps none</param>
+    public KeyValueBufferPool(long limitBytes)
     {
-        long size = SizeClass(length);
-        if (size >= MinimumPooledLength && Idle.TryGetValue(size, out var bag) && bag.TryTake(out var array))
-        {
-            Interlocked.Add(ref _idleBytes, -(long)array.Length * sizeof(float));
-            return array;
-        }
-        return GC.AllocateUninitializedArray<float>(checked((int)size), pinned: true);
+        ArgumentOutOfRangeException.ThrowIfNegative(limitBytes);
+        LimitBytes = limitBytes;
     }
 
-    /// <summary>Takes back an array no one references any more (called from a cache's finalizer).</summary>
-    public static void Return(float[] array)
+    public long LimitBytes { get; }
+
+    /// <summary>Bytes of idle buffers held for reuse right now (in no cache's bytes).</summary>
+    public long PooledBytes => Interlocked.Read(ref _pooledBytes);
+
+    /// <summary>A pinned array of at least <paramref name="bytes"/> bytes, contents undefined.</summary>
+    public byte[] Rent(long bytes)
     {
-        long bytes = (long)array.Length * sizeof(float);
-        if (array.Length < MinimumPooledLength || array.Length != SizeClass(array.Length)) return;
-        if (Interlocked.Add(ref _idleBytes, bytes) > LimitBytes)
+        long size = SizeClass(bytes);
+        if (size >= MinimumPooledBytes && _idle.TryGetValue(size, out var bag) && bag.TryTake(out var array))
         {
-            Interlocked.Add(ref _idleBytes, -bytes);
+            Interlocked.Add(ref _pooledBytes, -array.Length);
+            return array;
+        }
+        return Allocate(size);
+    }
+
+    /// <summary>A pinned array of the size class of <paramref name="bytes"/>, for callers without a pool.</summary>
+    internal static byte[] Allocate(long bytes) =>
+        GC.AllocateUninitializedArray<byte>(checked((int)SizeClass(bytes)), pinned: true);
+
+    /// <summary>Takes back an array nothing reads any more; keeps it if it is a size class and the limit allows.</summary>
+    public void Return(byte[] array)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        long bytes = array.Length;
+        if (bytes < MinimumPooledBytes || bytes != SizeClass(bytes)) return;
+        if (Interlocked.Add(ref _pooledBytes, bytes) > LimitBytes)
+        {
+            Interlocked.Add(ref _pooledBytes, -bytes);
             return;
         }
-        Idle.GetOrAdd(array.Length, static _ => new ConcurrentBag<float[]>()).Add(array);
+        _idle.GetOrAdd(bytes, static _ => new ConcurrentBag<byte[]>()).Add(array);
     }
 
     /// <summary>The smallest size class ≥ length: 8 evenly spaced sizes per power of two.</summary>

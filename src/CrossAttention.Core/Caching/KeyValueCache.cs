@@ -1,50 +1,33 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using CrossAttention.Core.Kernels;
 
-namespace CrossAttention.Core.Engine;
+namespace CrossAttention.Core.Caching;
 
 /// <summary>
-/// One layer's cached K and V for one source, held in the layout the decode kernel streams, plus the source's
-/// padding mask. Immutable once built, so any number of decode steps may read it at once.
+/// One layer's cached K and V for one source, in the kernels' <see cref="KeyValueLayout"/>: this class owns the
+/// buffers and their lifetime, the layout says what is in them. Immutable once built, so any number of decode steps
+/// may read it at once.
 /// </summary>
 /// <remarks>
-/// K is stored transposed in tiles of <see cref="TileWidth"/> positions, [heads, tiles, headDim, 16], so one vector
-/// load of a tile row times a broadcast q[d] advances 16 scores at once; positions past m in the last tile are zero.
-/// V stays row-major per head, [heads, m, headDim], so the weighted sum broadcasts p_j over a row of V. Both live in
-/// pinned, 64-byte aligned arrays so the kernel streams them through raw pointers without split cache-line loads.
+/// Each region lives in its own pinned buffer, from a 64-byte aligned offset, so kernels stream it through raw
+/// pointers without split cache-line loads. The regions are plain bytes (<see cref="KeyRegion"/>,
+/// <see cref="ValueRegion"/>, <see cref="KeepRegion"/>): written out and given back to <see cref="Load"/>, they make
+/// the same cache.
 /// </remarks>
 public sealed unsafe class KeyValueCache : IDisposable
 {
-    /// <summary>Positions per K tile: one Vector512 of floats, two Vector256, four Vector128.</summary>
-    internal const int TileWidth = 16;
-
-    private const int AlignmentFloats = 16; // 64 bytes
-
-    private readonly float[] _keyStore;
-    private readonly int _keyOffset;
-    private readonly float[] _valueStore;
-    private readonly int _valueOffset;
-    private readonly float[] _keepStore;
-    private readonly int _keepOffset;
-
-    private KeyValueCache(int heads, int sourceLength, int headDim, float[] keyStore, int keyOffset,
-        float[] valueStore, int valueOffset, float[] keepStore, int keepOffset, byte[]? mask)
-    {
-        Heads = heads;
-        SourceLength = sourceLength;
-        HeadDim = headDim;
-        Tiles = TileCount(sourceLength);
-        _keyStore = keyStore;
-        _keyOffset = keyOffset;
-        _valueStore = valueStore;
-        _valueOffset = valueOffset;
-        _keepStore = keepStore;
-        _keepOffset = keepOffset;
-        Mask = mask;
-    }
-
+    private readonly KeyValueBufferPool? _pool;
+    private readonly Region _keys, _values, _keep;
     private int _released;
+
+    private KeyValueCache(KeyValueLayout layout, KeyValueBufferPool? pool)
+    {
+        Layout = layout;
+        _pool = pool;
+        _keys = Region.Rent(layout.KeyBytes, pool);
+        _values = Region.Rent(layout.ValueBytes, pool);
+        _keep = Region.Rent(layout.KeepBytes, pool);
+    }
 
     // A cache nobody disposed still gives its buffers back once nothing can reach them.
     ~KeyValueCache() => ReturnBuffers();
@@ -64,182 +47,110 @@ public sealed unsafe class KeyValueCache : IDisposable
 
     private void ReturnBuffers()
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0) return;
-        PinnedBufferPool.Return(_keyStore);
-        PinnedBufferPool.Return(_valueStore);
-        PinnedBufferPool.Return(_keepStore);
+        if (Interlocked.Exchange(ref _released, 1) != 0 || _pool is null) return;
+        _pool.Return(_keys.Store);
+        _pool.Return(_values.Store);
+        _pool.Return(_keep.Store);
     }
 
-    /// <summary>
-    /// Most bytes of buffers from ended caches kept for reuse by new ones (default 256 MiB); 0 turns recycling off.
-    /// These bytes are not part of any cache's <see cref="Bytes"/>.
-    /// </summary>
-    public static long RecycledBytesLimit
+    public KeyValueLayout Layout { get; }
+    public int Heads => Layout.Heads;
+    public int SourceLength => Layout.SourceLength;
+    public int HeadDim => Layout.HeadDim;
+
+    /// <summary>What the decode kernels read; throws once the cache is disposed.</summary>
+    public KeyValueView View
     {
-        get => PinnedBufferPool.LimitBytes;
-        set => PinnedBufferPool.LimitBytes = Math.Max(0, value);
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return new KeyValueView(Layout, _keys.Pointer, _values.Pointer, _keep.Pointer, this);
+        }
     }
 
-    /// <summary>Bytes of buffers from ended caches held for reuse right now.</summary>
-    public static long RecycledBytes => PinnedBufferPool.IdleBytes;
+    /// <summary>The key region, <see cref="KeyValueLayout.KeyBytes"/> bytes.</summary>
+    public ReadOnlySpan<byte> KeyRegion => _keys.Span(Layout.KeyBytes);
 
-    public int Heads { get; }
-    public int SourceLength { get; }
-    public int HeadDim { get; }
+    /// <summary>The value region, <see cref="KeyValueLayout.ValueBytes"/> bytes.</summary>
+    public ReadOnlySpan<byte> ValueRegion => _values.Span(Layout.ValueBytes);
 
-    /// <summary>ceil(m / 16): K tiles per head.</summary>
-    internal int Tiles { get; }
+    /// <summary>The keep-lane region (the source mask), <see cref="KeyValueLayout.KeepBytes"/> bytes.</summary>
+    public ReadOnlySpan<byte> KeepRegion => _keep.Span(Layout.KeepBytes);
 
-    /// <summary>[m], 1 keep / 0 padding; null when no position is padding.</summary>
-    internal byte[]? Mask { get; }
-
-    /// <summary>[heads, tiles, headDim, 16]. Valid while this cache is reachable (the store is pinned).</summary>
-    internal float* KeyTiles => (float*)Unsafe.AsPointer(ref _keyStore[_keyOffset]);
-
-    /// <summary>
-    /// [heads, m, headDim], followed by at least 16 zero floats so a full-width load of the last row's last chunk
-    /// stays inside the array.
-    /// </summary>
-    internal float* ValueRows => (float*)Unsafe.AsPointer(ref _valueStore[_valueOffset]);
-
-    /// <summary>
-    /// [tiles·16] lane masks as float bit patterns: all ones where the position is kept, zero at padding and past m.
-    /// </summary>
-    internal float* KeepBits => (float*)Unsafe.AsPointer(ref _keepStore[_keepOffset]);
-
-    /// <summary>Bytes this cache holds (keys, values, keep lanes and mask, alignment slack included).</summary>
-    public long Bytes => sizeof(float) * ((long)_keyStore.Length + _valueStore.Length + _keepStore.Length)
-        + (Mask?.Length ?? 0);
+    /// <summary>Bytes this cache holds (the three buffers, alignment slack and size-class rounding included).</summary>
+    public long Bytes => (long)_keys.Store.Length + _values.Store.Length + _keep.Store.Length;
 
     /// <summary>The logical keys, [heads, m, headDim], rebuilt from the tiles (for tests and the reference).</summary>
-    internal float[] LogicalKeys()
-    {
-        int m = SourceLength, d = HeadDim;
-        var keys = new float[(long)Heads * m * d];
-        float* tiles = KeyTiles;
-        for (int h = 0; h < Heads; h++)
-            for (int j = 0; j < m; j++)
-                for (int c = 0; c < d; c++)
-                    keys[((long)h * m + j) * d + c] =
-                        tiles[(((long)h * Tiles + j / TileWidth) * d + c) * TileWidth + j % TileWidth];
-        GC.KeepAlive(this);
-        return keys;
-    }
+    internal float[] LogicalKeys() => Layout.ReadKeys(KeyRegion);
 
     /// <summary>The logical values, [heads, m, headDim].</summary>
-    internal float[] LogicalValues() =>
-        _valueStore.AsSpan(_valueOffset, Heads * SourceLength * HeadDim).ToArray();
-
-    internal static int TileCount(int sourceLength) => (sourceLength + TileWidth - 1) / TileWidth;
+    internal float[] LogicalValues() => Layout.ReadValues(ValueRegion);
 
     /// <summary>
     /// Builds the cache from projected K and V, both [m, heads·headDim] (row j is source position j).
     /// </summary>
     /// <param name="mask">[m], 1 keep / 0 padding; empty when every position is kept</param>
+    /// <param name="pool">where the buffers come from and go back to; null allocates fresh ones</param>
     public static KeyValueCache Create(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int sourceLength, int heads,
-        int headDim, ReadOnlySpan<byte> mask)
+        int headDim, ReadOnlySpan<byte> mask, KeyValueBufferPool? pool = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(sourceLength, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 1);
-        int inner = heads * headDim;
-        if (keys.Length < (long)sourceLength * inner || values.Length < (long)sourceLength * inner)
+        var layout = new KeyValueLayout(heads, sourceLength, headDim);
+        if (keys.Length < (long)sourceLength * heads * headDim || values.Length < (long)sourceLength * heads * headDim)
             throw new ArgumentException("K and V must be [m, heads·headDim].");
-        byte[]? maskCopy = null;
         if (!mask.IsEmpty)
         {
             if (mask.Length != sourceLength) throw new ArgumentException("mask must have one entry per source position.", nameof(mask));
-            if (!mask.ContainsAnyExcept((byte)1)) maskCopy = null;
-            else if (!mask.ContainsAnyExcept((byte)0)) throw new ArgumentException("Every source position is padding; attention is undefined.", nameof(mask));
-            else maskCopy = mask.ToArray();
+            if (!mask.ContainsAnyExcept((byte)0)) throw new ArgumentException("Every source position is padding; attention is undefined.", nameof(mask));
         }
-
-        int tiles = TileCount(sourceLength);
-        long tiledLength = (long)heads * tiles * headDim * TileWidth;
-        long valueLength = (long)heads * sourceLength * headDim;
-
-        float[] keyStore = AllocateAligned(tiledLength, out int keyOffset);
-        float[] valueStore = AllocateAligned(valueLength + AlignmentFloats, out int valueOffset);
-        float[] keepStore = AllocateAligned((long)tiles * TileWidth, out int keepOffset);
-
-        fixed (float* keySource = keys)
-        fixed (float* valueSource = values)
-        {
-            float* keyTiles = (float*)Unsafe.AsPointer(ref keyStore[keyOffset]);
-            float* valueRows = (float*)Unsafe.AsPointer(ref valueStore[valueOffset]);
-            TransposeKeys(keySource, keyTiles, sourceLength, heads, headDim, tiles);
-            RegroupValues(valueSource, valueRows, sourceLength, heads, headDim);
-            new Span<float>(valueRows + valueLength, AlignmentFloats).Clear();
-        }
-
-        Span<uint> keep = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(
-            keepStore.AsSpan(keepOffset, tiles * TileWidth));
-        keep.Clear();
-        for (int j = 0; j < sourceLength; j++)
-            keep[j] = maskCopy is null || maskCopy[j] != 0 ? uint.MaxValue : 0u;
-
-        return new KeyValueCache(heads, sourceLength, headDim, keyStore, keyOffset, valueStore, valueOffset,
-            keepStore, keepOffset, maskCopy);
+        var cache = new KeyValueCache(layout, pool);
+        layout.WriteKeys(keys, cache._keys.Writable(layout.KeyBytes));
+        layout.WriteValues(values, cache._values.Writable(layout.ValueBytes));
+        layout.WriteKeep(mask, cache._keep.Writable(layout.KeepBytes));
+        return cache;
     }
 
-    // [m, heads·headDim] → [heads, tiles, headDim, 16]. Walks one tile of 16 source rows at a time (16·inner floats,
-    // cache-resident) and writes each head's tile sequentially.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeKeys(float* source, float* tiled, int m, int heads, int headDim, int tiles)
+    /// <summary>
+    /// Rebuilds a cache by copying regions written out from another one (<see cref="KeyRegion"/>,
+    /// <see cref="ValueRegion"/>, <see cref="KeepRegion"/>) of the same <paramref name="layout"/>.
+    /// </summary>
+    public static KeyValueCache Load(KeyValueLayout layout, ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values,
+        ReadOnlySpan<byte> keep, KeyValueBufferPool? pool = null)
     {
-        int inner = heads * headDim;
-        for (int t = 0; t < tiles; t++)
-        {
-            int j0 = t * TileWidth;
-            int rows = Math.Min(TileWidth, m - j0);
-            for (int h = 0; h < heads; h++)
-            {
-                float* tile = tiled + ((long)h * tiles + t) * headDim * TileWidth;
-                float* column = source + (long)j0 * inner + h * headDim;
-                if (rows == TileWidth && Avx2.IsSupported)
-                {
-                    // Each tile row is two 8-lane gathers down the 16 source rows: ~8× fewer instructions than
-                    // scalar copies, and the writes stay sequential.
-                    var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * inner;
-                    float* lowerRows = column, upperRows = column + 8L * inner;
-                    for (int c = 0; c < headDim; c++)
-                    {
-                        Avx2.GatherVector256(lowerRows + c, rowOffsets, 4).Store(tile + c * TileWidth);
-                        Avx2.GatherVector256(upperRows + c, rowOffsets, 4).Store(tile + c * TileWidth + 8);
-                    }
-                    continue;
-                }
-                if (rows < TileWidth) new Span<float>(tile, headDim * TileWidth).Clear();
-                for (int r = 0; r < rows; r++)
-                {
-                    float* row = column + (long)r * inner;
-                    float* lane = tile + r;
-                    for (int c = 0; c < headDim; c++) lane[c * TileWidth] = row[c];
-                }
-            }
-        }
+        if (keys.Length != layout.KeyBytes) throw new ArgumentException($"The key region must be {layout.KeyBytes} bytes.", nameof(keys));
+        if (values.Length != layout.ValueBytes) throw new ArgumentException($"The value region must be {layout.ValueBytes} bytes.", nameof(values));
+        if (keep.Length != layout.KeepBytes) throw new ArgumentException($"The keep region must be {layout.KeepBytes} bytes.", nameof(keep));
+        var cache = new KeyValueCache(layout, pool);
+        keys.CopyTo(cache._keys.Writable(layout.KeyBytes));
+        values.CopyTo(cache._values.Writable(layout.ValueBytes));
+        keep.CopyTo(cache._keep.Writable(layout.KeepBytes));
+        return cache;
     }
 
-    // [m, heads·headDim] → [heads, m, headDim]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RegroupValues(float* source, float* rows, int m, int heads, int headDim)
+    /// <summary>A pinned buffer and the 64-byte aligned start of the region inside it.</summary>
+    private readonly struct Region
     {
-        int inner = heads * headDim;
-        for (int h = 0; h < heads; h++)
+        private Region(byte[] store)
         {
-            float* head = rows + (long)h * m * headDim;
-            for (int j = 0; j < m; j++)
-                new ReadOnlySpan<float>(source + (long)j * inner + h * headDim, headDim)
-                    .CopyTo(new Span<float>(head + (long)j * headDim, headDim));
+            Store = store;
+            nint address = (nint)Unsafe.AsPointer(ref store[0]);
+            Offset = (int)((KeyValueLayout.Alignment - (address & (KeyValueLayout.Alignment - 1))) & (KeyValueLayout.Alignment - 1));
         }
-    }
 
-    // Pinned so raw pointers into it stay valid for the cache's lifetime; over-allocated so the start can be aligned.
-    private static float[] AllocateAligned(long length, out int offset)
-    {
-        var store = PinnedBufferPool.Rent(length + AlignmentFloats);
-        nint address = (nint)Unsafe.AsPointer(ref store[0]);
-        offset = (int)((64 - (address & 63)) & 63) / sizeof(float);
-        return store;
+        public byte[] Store { get; }
+        private int Offset { get; }
+
+        // The store is pinned, so the address stays valid for as long as the cache holds it.
+        public byte* Pointer => (byte*)Unsafe.AsPointer(ref Store[Offset]);
+
+        public ReadOnlySpan<byte> Span(long bytes) => Store.AsSpan(Offset, (int)bytes);
+
+        public Span<byte> Writable(long bytes) => Store.AsSpan(Offset, (int)bytes);
+
+        // Over-allocated so the start can be aligned.
+        public static Region Rent(long bytes, KeyValueBufferPool? pool)
+        {
+            long size = bytes + KeyValueLayout.Alignment;
+            return new Region(pool?.Rent(size) ?? KeyValueBufferPool.Allocate(size));
+        }
     }
 }
