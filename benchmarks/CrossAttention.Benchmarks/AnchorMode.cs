@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Benchmarks;

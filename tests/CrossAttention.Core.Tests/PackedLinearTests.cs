@@ -46,7 +46,7 @@ public class PackedLinearTests
     public void LargeShapesMatchTheReference(KernelVariant variant, int maxThreads)
     {
         var random = new Random(3);
-        // Several row chunks (96 rows) and depth blocks (256), ragged tails in every dimension.
+        // Several row chunks (96 rows) and depth blocks (512), ragged tails in every dimension.
         AssertMatchesReference(random, rows: 257, inFeatures: 130, outFeatures: 513, withBias: true, variant, maxThreads);
         AssertMatchesReference(random, rows: 100, inFeatures: 600, outFeatures: 300, withBias: false, variant, maxThreads);
         AssertMatchesReference(random, rows: 200, inFeatures: 513, outFeatures: 96, withBias: true, variant, maxThreads);

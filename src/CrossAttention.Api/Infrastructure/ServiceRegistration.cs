@@ -3,6 +3,10 @@ using CrossAttention.Api.Models;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Api.Swagger;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Scheduling;
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -39,8 +43,15 @@ public static class ServiceRegistration
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService<ModelLoadingService>();
         services.AddSingleton<ISessionStore, MemoryCacheSessionStore>();
-        services.AddSingleton(sp => new ComputeGate(Environment.ProcessorCount,
-            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Batching.MaxRows));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value;
+            KernelVariants.TryParse(options.Compute.Variant, out var variant, out _); // validated at start
+            return new ComputeGate(Environment.ProcessorCount, options.Batching.MaxRows, variant,
+                sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName));
+        });
+        services.AddSingleton(sp => new KeyValueBufferPool(
+            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit));
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();

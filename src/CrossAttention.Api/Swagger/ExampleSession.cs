@@ -2,7 +2,8 @@ using CrossAttention.Api.Features;
 using CrossAttention.Api.Models;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;
 

@@ -32,6 +32,9 @@ namespace CrossAttention.Core.Scheduling;
 /// </remarks>
 public sealed partial class ComputeGate
 {
+    /// <summary>The meter the service's instruments belong to.</summary>
+    public const string MeterName = "CrossAttention";
+
     /// <summary>Name of the histogram of decode steps per batch (its count is the number of batches).</summary>
     public const string DecodeBatchSizeInstrument = "crossattention.decode.batch_size";
 
@@ -45,7 +48,7 @@ public sealed partial class ComputeGate
     /// <param name="cores">cores the gate hands out (usually <see cref="Environment.ProcessorCount"/>)</param>
     /// <param name="maxBatchRows">most query rows one batch of waiting decode steps may hold; 1 runs every step alone</param>
     /// <param name="variant">the kernel variant every computation runs with; null picks <see cref="KernelVariants.Best"/></param>
-    /// <param name="meter">where to record decode batch sizes (<see cref="DecodeBatchSizeInstrument"/>); null records nothing</param>
+    /// <param name="meter">where to record decode batch sizes (the service passes its <see cref="MeterName"/> meter) (<see cref="DecodeBatchSizeInstrument"/>); null records nothing</param>
     public ComputeGate(int cores, int maxBatchRows, KernelVariant? variant = null, Meter? meter = null)
     {
         _capacity = Math.Max(1, cores);

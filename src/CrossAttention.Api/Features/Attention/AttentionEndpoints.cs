@@ -3,8 +3,8 @@ using CrossAttention.Api.Features.Sessions;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Models;
 using CrossAttention.Api.Options;
-using CrossAttention.Core.Engine;
-using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -30,7 +30,7 @@ public static class AttentionEndpoints
     }
 
     internal static async Task<Results<Ok<AttentionResult>, RawFloat32Result, ValidationProblem, NotFoundProblem, ProblemHttpResult>>
-        AttendAsync(HttpRequest request, ModelCatalog catalog, ComputeGate gate, IOptions<CrossAttentionOptions> options,
+        AttendAsync(HttpRequest request, ModelCatalog catalog, ComputeGate gate, KeyValueBufferPool pool, IOptions<CrossAttentionOptions> options,
             IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         var settings = options.Value;
@@ -55,7 +55,7 @@ public static class AttentionEndpoints
             var layer = model.Layers[body.Layer!.Value];
             KeyValueCache cache;
             using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
-                cache = layer.Encode(body.Source!.Values, body.Source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
+                cache = layer.Encode(body.Source!.Values, body.Source.Rows, mask, lease.Options, pool);
             AttentionResult result;
             using (cache)
                 result = await CrossAttentionCompute.DecodeAsync(gate, model, body.Layer.Value, cache, body.Queries!,

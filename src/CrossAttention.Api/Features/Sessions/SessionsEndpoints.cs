@@ -3,7 +3,9 @@ using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Models;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -75,25 +77,25 @@ public static class SessionsEndpoints
 
     internal static Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> EncodeAsync(
         HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
-        ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
+        ModelCatalog catalog, ISessionStore store, ComputeGate gate, KeyValueBufferPool pool, TimeProvider time,
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
-        CreateSessionAsync(SessionIds.New(), request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
+        CreateSessionAsync(SessionIds.New(), request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, pool, time, options.Value,
             json.Value, cancellationToken);
 
     internal static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> PutAsync(
         string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
-        ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
+        ModelCatalog catalog, ISessionStore store, ComputeGate gate, KeyValueBufferPool pool, TimeProvider time,
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         if (!SessionIds.IsWellFormed(id))
             return Problems.Invalid("id", "must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url).");
-        return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
+        return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, pool, time, options.Value,
             json.Value, cancellationToken);
     }
 
     private static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> CreateSessionAsync(
         string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
-        ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
+        ModelCatalog catalog, ISessionStore store, ComputeGate gate, KeyValueBufferPool pool, TimeProvider time,
         CrossAttentionOptions settings, JsonOptions json, CancellationToken cancellationToken)
     {
         EncodeRequest? body;
@@ -145,7 +147,7 @@ public static class SessionsEndpoints
             long needed = found.KeyValueBytes(body.Source!.Rows, maskBytes is not null);
             if (needed > store.Usage.LimitBytes) return InsufficientStorage(request.HttpContext.Response, needed, store.Usage);
 
-            var encoded = await CrossAttentionCompute.EncodeAsync(gate, found, body.Source, maskBytes, cancellationToken);
+            var encoded = await CrossAttentionCompute.EncodeAsync(gate, pool, found, body.Source, maskBytes, cancellationToken);
             var now = time.GetUtcNow();
             var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
             var session = new SessionEntry(id, found, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
