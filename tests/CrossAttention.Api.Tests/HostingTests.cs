@@ -2,6 +2,8 @@ using System.Net;
 using CrossAttention.Api.Tests.Support;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
+using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Scheduling;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -26,6 +28,7 @@ public class HostingTests
     [InlineData("CrossAttention:Limits:MaxQueries", "0")]
     [InlineData("CrossAttention:Demo:Heads", "5")]
     [InlineData("CrossAttention:ModelsDirectory", "/no/such/directory")]
+    [InlineData("CrossAttention:Compute:Variant", "Vector1024")]
     public void InvalidSettingsAreRejectedNamingTheKey(string key, string value)
     {
         // The same registration the app makes (ValidateOnStart runs this validation before the server starts).
@@ -44,6 +47,21 @@ public class HostingTests
         services.AddCrossAttention();
         using var provider = services.BuildServiceProvider();
         Assert.True(provider.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Demo.Enabled);
+    }
+
+    [Fact]
+    public async Task AForcedKernelVariantIsWhatTheServiceComputesWith()
+    {
+        await using var factory = new ApiFactory();
+        factory.Settings["CrossAttention:Compute:Variant"] = "scalar";
+        var client = factory.CreateClient();
+        Assert.Equal(KernelVariant.Scalar, factory.Services.GetRequiredService<ComputeGate>().Variant);
+        await factory.Services.GetRequiredService<CrossAttention.Api.Models.ModelCatalog>().WhenReady;
+        var encoded = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(5, 64, seed: 1) }));
+        Assert.Equal(HttpStatusCode.Created, encoded.StatusCode);
+        string id = (await encoded.ReadObjectAsync())["sessionId"]!.GetValue<string>();
+        var step = await client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new { layer = 0, queries = Json.Rows(2, 64, seed: 2) }));
+        Assert.Equal(HttpStatusCode.OK, step.StatusCode);
     }
 
     [Fact]
