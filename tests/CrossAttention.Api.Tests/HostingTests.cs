@@ -2,6 +2,7 @@ using System.Net;
 using CrossAttention.Api.Tests.Support;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Scheduling;
 using Microsoft.Extensions.Configuration;
@@ -62,6 +63,27 @@ public class HostingTests
         string id = (await encoded.ReadObjectAsync())["sessionId"]!.GetValue<string>();
         var step = await client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new { layer = 0, queries = Json.Rows(2, 64, seed: 2) }));
         Assert.Equal(HttpStatusCode.OK, step.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnEncodeTakesItsBuffersFromTheServicesPoolWhoseLimitIsConfigured()
+    {
+        await using var factory = new ApiFactory();
+        factory.Settings["CrossAttention:Cache:RecycledBytesLimit"] = "100000000";
+        var client = factory.CreateClient();
+        var pool = factory.Services.GetRequiredService<KeyValueBufferPool>();
+        Assert.Equal(100_000_000, pool.LimitBytes);
+        await factory.Services.GetRequiredService<CrossAttention.Api.Models.ModelCatalog>().WhenReady;
+        // A cache of the shape a demo layer makes for 400 positions leaves its buffers in the pool.
+        var projected = new float[400 * 64];
+        KeyValueCache.Create(projected, projected, 400, heads: 4, headDim: 16, [], pool).Dispose();
+        long before = pool.PooledBytes;
+        Assert.True(before > 0);
+
+        var encoded = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(400, 64, seed: 1) }));
+
+        Assert.Equal(HttpStatusCode.Created, encoded.StatusCode);
+        Assert.Equal(0, pool.PooledBytes); // the encode took them
     }
 
     [Fact]

@@ -51,7 +51,8 @@ public static class ServiceRegistration
                 sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName));
         });
         services.AddSingleton(sp => new KeyValueBufferPool(
-            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit));
+            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit,
+            sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName)));
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();
