@@ -29,8 +29,8 @@ public sealed unsafe class KeyValueCache : IDisposable
         _keep = Region.Rent(layout.KeepBytes, pool);
     }
 
-    // A cache nobody disposed still gives its buffers back once nothing can reach them.
-    ~KeyValueCache() => ReturnBuffers();
+    // No finalizer: a cache that is never disposed leaves its buffers to the GC. Returning them from a finalizer
+    // could touch a pool that is itself being finalized (an instance pool dies with the caches it served).
 
     /// <summary>
     /// Hands the buffers back for reuse by the next cache. The owner calls it once no decode step can still be reading
@@ -38,20 +38,14 @@ public sealed unsafe class KeyValueCache : IDisposable
     /// </summary>
     public void Dispose()
     {
-        ReturnBuffers();
-        GC.SuppressFinalize(this);
-    }
-
-    /// <summary>True once <see cref="Dispose"/> has run.</summary>
-    public bool IsDisposed => Volatile.Read(ref _released) != 0;
-
-    private void ReturnBuffers()
-    {
         if (Interlocked.Exchange(ref _released, 1) != 0 || _pool is null) return;
         _pool.Return(_keys.Store);
         _pool.Return(_values.Store);
         _pool.Return(_keep.Store);
     }
+
+    /// <summary>True once <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed => Volatile.Read(ref _released) != 0;
 
     public KeyValueLayout Layout { get; }
     public int Heads => Layout.Heads;
