@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Benchmarks;
@@ -14,8 +14,9 @@ namespace CrossAttention.Benchmarks;
 public static class AnchorMode
 {
     public const string Usage =
-        "usage: anchor [--threads N] [--only NAME[,NAME]] [--iters N] [--list] [--no-check]\n" +
+        "usage: anchor [--threads N] [--variant NAME] [--only NAME[,NAME]] [--iters N] [--list] [--no-check]\n" +
         "  --threads N   ComputeOptions.MaxThreads (default 2)\n" +
+        "  --variant V   force a kernel variant: Scalar, Vector128, Vector256, Vector512 (default: the widest)\n" +
         "  --only A,B    run only these workloads (see --list)\n" +
         "  --iters N     fixed number of timed calls per workload (default: adaptive, ~2 s each)\n" +
         "  --no-check    skip the numerical self-check";
@@ -23,6 +24,7 @@ public static class AnchorMode
     public static int Run(string[] args)
     {
         int threads = 2;
+        var variant = KernelVariants.Best;
         int? fixedIters = null;
         HashSet<string>? only = null;
         bool list = false, check = true;
@@ -36,6 +38,9 @@ public static class AnchorMode
                 case "--threads":
                     if (PositiveInt() is not int t) return Fail("--threads needs an integer >= 1");
                     threads = t;
+                    break;
+                case "--variant":
+                    if (!KernelVariants.TryParse(Value() ?? "?", out variant, out string? variantError)) return Fail($"--variant: {variantError}");
                     break;
                 case "--iters":
                     if (PositiveInt() is not int n) return Fail("--iters needs an integer >= 1");
@@ -69,7 +74,7 @@ public static class AnchorMode
             workloads = workloads.Where(w => only.Contains(w.Name)).ToList();
         }
 
-        var options = ComputeOptions.Parallel(threads);
+        var options = new ComputeOptions(variant, threads);
         var total = Stopwatch.StartNew();
         string cpu = CpuModel();
         Console.Error.WriteLine($"anchor: CrossAttention.Core, variant={options.Variant}, MaxThreads={options.MaxThreads}, " +

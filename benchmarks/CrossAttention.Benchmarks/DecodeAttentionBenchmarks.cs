@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Benchmarks;
@@ -67,7 +67,7 @@ public class DecodeAttentionBenchmarks
     {
         var cache = _caches[_layer];
         _layer = _layer + 1 == _caches.Length ? 0 : _layer + 1;
-        DecodeAttention.Compute(_queries, Shape.Queries, cache, _scale, _context, _attention, KernelVariants.Best,
+        DecodeAttention.Compute(_queries, Shape.Queries, cache.View, _scale, _context, _attention, KernelVariants.Best,
             Threads);
     }
 

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
 namespace CrossAttention.Benchmarks;

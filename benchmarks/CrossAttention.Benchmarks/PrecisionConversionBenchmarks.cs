@@ -76,7 +76,7 @@ public class NarrowDecodeAttentionBenchmarks
     private float[] _query = [];
     private float[] _context = [];
     private float[] _keep = [];
-    private CrossAttention.Core.Engine.KeyValueCache[] _caches = [];
+    private CrossAttention.Core.Caching.KeyValueCache[] _caches = [];
     private (float[] Keys, float[] Values)[] _float32 = [];
     private (ushort[] Keys, ushort[] Values)[] _bfloat16 = [];
     private (ushort[] Keys, ushort[] Values)[] _float16 = [];
@@ -96,14 +96,14 @@ public class NarrowDecodeAttentionBenchmarks
         _context = new float[Heads * HeadDim];
         _keep = new float[Tiles * 16];
         for (int j = 0; j < SourceLength; j++) _keep[j] = BitConverter.UInt32BitsToSingle(uint.MaxValue);
-        _caches = new CrossAttention.Core.Engine.KeyValueCache[Layers];
+        _caches = new CrossAttention.Core.Caching.KeyValueCache[Layers];
         _float32 = new (float[], float[])[Layers];
         _bfloat16 = new (ushort[], ushort[])[Layers];
         _float16 = new (ushort[], ushort[])[Layers];
         for (int layer = 0; layer < Layers; layer++)
         {
             float[] keys = Fill(SourceLength * Heads * HeadDim), values = Fill(SourceLength * Heads * HeadDim); // [m, heads·headDim]
-            _caches[layer] = CrossAttention.Core.Engine.KeyValueCache.Create(keys, values, SourceLength, Heads, HeadDim, []);
+            _caches[layer] = CrossAttention.Core.Caching.KeyValueCache.Create(keys, values, SourceLength, Heads, HeadDim, []);
             float[] keyTiles = new float[Heads * Tiles * HeadDim * 16];
             float[] valueRows = new float[Heads * SourceLength * HeadDim];
             for (int h = 0; h < Heads; h++)
@@ -134,7 +134,7 @@ public class NarrowDecodeAttentionBenchmarks
 
     [Benchmark(Baseline = true)]
     public void Float32Production() =>
-        DecodeAttention.Compute(_query, 1, _caches[NextLayer()], _scale, _context, [], KernelVariants.Best);
+        DecodeAttention.Compute(_query, 1, _caches[NextLayer()].View, _scale, _context, [], KernelVariants.Best);
 
     [Benchmark]
     public void Float32Narrow()

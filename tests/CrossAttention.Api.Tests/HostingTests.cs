@@ -3,6 +3,9 @@ using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Tests.Support;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Scheduling;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -27,6 +30,7 @@ public class HostingTests
     [InlineData("CrossAttention:Limits:MaxQueries", "0")]
     [InlineData("CrossAttention:Demo:Heads", "5")]
     [InlineData("CrossAttention:ModelsDirectory", "/no/such/directory")]
+    [InlineData("CrossAttention:Compute:Variant", "Vector1024")]
     public void InvalidSettingsAreRejectedNamingTheKey(string key, string value)
     {
         // The same registration the app makes (ValidateOnStart runs this validation before the server starts).
@@ -45,6 +49,42 @@ public class HostingTests
         services.AddCrossAttention();
         using var provider = services.BuildServiceProvider();
         Assert.True(provider.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Demo.Enabled);
+    }
+
+    [Fact]
+    public async Task AForcedKernelVariantIsWhatTheServiceComputesWith()
+    {
+        await using var factory = new ApiFactory();
+        factory.Settings["CrossAttention:Compute:Variant"] = "scalar";
+        var client = factory.CreateClient();
+        Assert.Equal(KernelVariant.Scalar, factory.Services.GetRequiredService<ComputeGate>().Variant);
+        await factory.Services.GetRequiredService<CrossAttention.Api.Catalog.ModelCatalog>().WhenReady;
+        var encoded = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(5, 64, seed: 1) }));
+        Assert.Equal(HttpStatusCode.Created, encoded.StatusCode);
+        string id = (await encoded.ReadObjectAsync())["sessionId"]!.GetValue<string>();
+        var step = await client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new { layer = 0, queries = Json.Rows(2, 64, seed: 2) }));
+        Assert.Equal(HttpStatusCode.OK, step.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnEncodeTakesItsBuffersFromTheServicesPoolWhoseLimitIsConfigured()
+    {
+        await using var factory = new ApiFactory();
+        factory.Settings["CrossAttention:Cache:RecycledBytesLimit"] = "100000000";
+        var client = factory.CreateClient();
+        var pool = factory.Services.GetRequiredService<KeyValueBufferPool>();
+        Assert.Equal(100_000_000, pool.LimitBytes);
+        await factory.Services.GetRequiredService<CrossAttention.Api.Catalog.ModelCatalog>().WhenReady;
+        // A cache of the shape a demo layer makes for 400 positions leaves its buffers in the pool.
+        var projected = new float[400 * 64];
+        KeyValueCache.Create(projected, projected, 400, heads: 4, headDim: 16, [], pool).Dispose();
+        long before = pool.PooledBytes;
+        Assert.True(before > 0);
+
+        var encoded = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(400, 64, seed: 1) }));
+
+        Assert.Equal(HttpStatusCode.Created, encoded.StatusCode);
+        Assert.Equal(0, pool.PooledBytes); // the encode took them
     }
 
     [Fact]

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using CrossAttention.Api.Tests.Support;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
 namespace CrossAttention.Api.Tests;

@@ -1,4 +1,5 @@
-using CrossAttention.Core.Engine;
+using System.Diagnostics.Metrics;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Tests;
@@ -22,7 +23,7 @@ public class CacheLifetimeTests
         Assert.True(cache.IsDisposed);
         var q = new float[16];
         Assert.Throws<ObjectDisposedException>(() =>
-            DecodeAttention.Compute(q, 1, cache, 1f, new float[16], default, KernelVariants.Best));
+            DecodeAttention.Compute(q, 1, cache.View, 1f, new float[16], default, KernelVariants.Best));
     }
 
     [Fact]
@@ -57,26 +58,69 @@ public class CacheLifetimeTests
     [InlineData(1_000_001L)]
     public void SizeClassesWasteAtMostAnEighth(long length)
     {
-        long size = PinnedBufferPool.SizeClass(length);
+        long size = KeyValueBufferPool.SizeClass(length);
         Assert.True(size >= length);
         Assert.True(size <= length + length / 8 + 1, $"{length} → {size}");
-        Assert.Equal(size, PinnedBufferPool.SizeClass(size)); // a class is its own class, so returned buffers match
+        Assert.Equal(size, KeyValueBufferPool.SizeClass(size)); // a class is its own class, so returned buffers match
     }
 
     [Fact]
     public void RecycledBuffersHoldTheNewCachesData()
     {
-        // Same shape twice: the second cache may get the first one's buffers, and must still read as its own data.
-        var first = Cache(300, 4, 16);
-        first.Dispose();
+        // Same shape twice: the second cache gets the first one's buffers, and must still read as its own data.
+        var pool = new KeyValueBufferPool(limitBytes: 1L << 20);
         var random = new Random(5);
         var k = Enumerable.Range(0, 300 * 64).Select(_ => (float)random.NextDouble()).ToArray();
         var v = Enumerable.Range(0, 300 * 64).Select(_ => (float)random.NextDouble()).ToArray();
-        using var second = KeyValueCache.Create(k, v, 300, 4, 16, default);
+        KeyValueCache.Create(v, k, 300, 4, 16, default, pool).Dispose();
+        Assert.True(pool.PooledBytes > 0);
+        using var second = KeyValueCache.Create(k, v, 300, 4, 16, default, pool);
+        Assert.Equal(0, pool.PooledBytes); // it took them all back out
         var keys = second.LogicalKeys();
         for (int h = 0; h < 4; h++)
             for (int j = 0; j < 300; j++)
                 for (int c = 0; c < 16; c++)
                     Assert.Equal(k[j * 64 + h * 16 + c], keys[(h * 300 + j) * 16 + c]);
+    }
+
+    [Fact]
+    public void EachPoolKeepsUpToItsOwnLimitAndReportsWhatItHolds()
+    {
+        var keeping = new KeyValueBufferPool(limitBytes: 1L << 20);
+        var refusing = new KeyValueBufferPool(limitBytes: 0);
+        var random = new Random(3);
+        var kv = Enumerable.Range(0, 300 * 64).Select(_ => (float)random.NextDouble()).ToArray();
+
+        var kept = KeyValueCache.Create(kv, kv, 300, 4, 16, default, keeping);
+        var refused = KeyValueCache.Create(kv, kv, 300, 4, 16, default, refusing);
+        // The keep lanes' buffer is too small to be worth pooling; the K and V buffers come back whole.
+        long pooledBytes = kept.Bytes - KeyValueBufferPool.SizeClass(kept.Layout.KeepBytes + KeyValueLayout.Alignment);
+        kept.Dispose();
+        refused.Dispose();
+        kept.Dispose(); // a second dispose returns nothing twice
+
+        Assert.Equal(0, refusing.PooledBytes);
+        Assert.Equal(pooledBytes, keeping.PooledBytes);
+    }
+
+    [Fact]
+    public void PooledBytesArePublishedOnTheMeterGiven()
+    {
+        using var meter = new Meter("CrossAttention");
+        var pool = new KeyValueBufferPool(limitBytes: 1L << 20, meter);
+        var buffer = pool.Rent(100_000);
+        pool.Return(buffer);
+
+        long observed = -1;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == KeyValueBufferPool.PooledBytesInstrument)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => observed = value);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(buffer.Length, observed);
     }
 }

@@ -1,4 +1,4 @@
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Tests;
@@ -85,7 +85,7 @@ public class DecodeAttentionTests
         var expected = queries.Select(q =>
         {
             var context = new float[n * inner];
-            DecodeAttention.Compute(q, n, cache, 0.5f, context, [], KernelVariants.Best, 1);
+            DecodeAttention.Compute(q, n, cache.View, 0.5f, context, [], KernelVariants.Best, 1);
             return context;
         }).ToArray();
 
@@ -94,7 +94,7 @@ public class DecodeAttentionTests
             int which = call % queries.Length;
             var context = new float[n * inner];
             var attention = new float[heads * n * m];
-            DecodeAttention.Compute(queries[which], n, cache, 0.5f, context, attention, KernelVariants.Best, 2);
+            DecodeAttention.Compute(queries[which], n, cache.View, 0.5f, context, attention, KernelVariants.Best, 2);
             Assert.Equal(expected[which], context);
         });
     }
@@ -143,7 +143,7 @@ public class DecodeAttentionTests
 
         var context = new float[n * inner];
         var attention = withAttention ? new float[heads * n * m] : [];
-        DecodeAttention.Compute(queries, n, cache, scale, context, attention, variant, maxThreads);
+        DecodeAttention.Compute(queries, n, cache.View, scale, context, attention, variant, maxThreads);
 
         string shape = $"{variant} threads={maxThreads} m={m} headDim={headDim} n={n} heads={heads} mask={maskKind}";
         float contextTolerance = 1e-5f * (1f + values.Max(MathF.Abs));

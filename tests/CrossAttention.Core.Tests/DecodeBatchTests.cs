@@ -1,4 +1,4 @@
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using CrossAttention.Core.Tests.TestSupport;

@@ -1,4 +1,5 @@
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
 namespace CrossAttention.Core.Tests;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using CrossAttention.Core.Safetensors;

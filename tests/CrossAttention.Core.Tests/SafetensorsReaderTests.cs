@@ -79,9 +79,9 @@ public class SafetensorsReaderTests
         Assert.Equal([1L, 0L, long.MaxValue, -4L], file.ReadInt64("mask"));
         Assert.Equal([1L, 0L], file.ReadInt64("flags"));
         Assert.Equal([-1L, 7L], file.ReadInt64("small"));
-        var error = Assert.Throws<ModelLoadException>(() => file.ReadSingles("d"));
+        var error = Assert.Throws<SafetensorsException>(() => file.ReadSingles("d"));
         Assert.Contains("ref.safetensors: tensor 'd' has unsupported dtype F64", error.Message);
-        Assert.Throws<ModelLoadException>(() => file.ReadInt64("d"));
+        Assert.Throws<SafetensorsException>(() => file.ReadInt64("d"));
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public class SafetensorsReaderTests
         Assert.Equal("pt", file.Metadata["format"]);
         Assert.Equal(["q", "w"], file.Tensors.Keys.Order());
         Assert.Equal([1f, 2f], file.ReadSingles("w"));
-        var error = Assert.Throws<ModelLoadException>(() => file.ReadSingles("q"));
+        var error = Assert.Throws<SafetensorsException>(() => file.ReadSingles("q"));
         Assert.Contains("tensor 'q' has unsupported dtype Q4_K", error.Message);
     }
 
@@ -118,7 +118,7 @@ public class SafetensorsReaderTests
         new SafetensorsWriter().AddFloats("n", [1, float.NaN], [2]).Write(folder.File("n.safetensors"));
         using var file = SafetensorsFile.Open(folder.File("n.safetensors"));
         Assert.True(float.IsNaN(file.ReadSingles("n", requireFinite: false)[1]));
-        var error = Assert.Throws<ModelLoadException>(() => file.ReadSingles("n"));
+        var error = Assert.Throws<SafetensorsException>(() => file.ReadSingles("n"));
         Assert.Contains("n.safetensors: tensor 'n' holds a non-finite value (NaN) at flat index 1", error.Message);
     }
 
@@ -126,7 +126,7 @@ public class SafetensorsReaderTests
     public void MissingFileIsALoadError()
     {
         using var folder = new TempFolder();
-        var error = Assert.Throws<ModelLoadException>(() => SafetensorsFile.Open(folder.File("none.safetensors")));
+        var error = Assert.Throws<SafetensorsException>(() => SafetensorsFile.Open(folder.File("none.safetensors")));
         Assert.Contains("none.safetensors", error.Message);
     }
 

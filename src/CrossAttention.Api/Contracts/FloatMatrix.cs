@@ -8,7 +8,7 @@ namespace CrossAttention.Api.Contracts;
 /// in a byte buffer rented from the shared pool (a raw body is used where it lies, without a copy). Dispose returns it.
 /// </summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(FloatMatrixJsonConverter))]
-public sealed class FloatMatrix : IDisposable
+public sealed partial class FloatMatrix : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _count;

@@ -4,6 +4,10 @@ using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Api.Swagger;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Scheduling;
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -42,8 +46,16 @@ public static class ServiceRegistration
         services.AddSingleton<MemoryCacheSessionStore>();
         services.AddSingleton<ISessionStore>(sp =>
             new ExampleSessionStore(sp.GetRequiredService<MemoryCacheSessionStore>(), sp.GetRequiredService<ExampleSession>()));
-        services.AddSingleton(sp => new ComputeGate(Environment.ProcessorCount,
-            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Batching.MaxRows));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value;
+            KernelVariants.TryParse(options.Compute.Variant, out var variant, out _); // validated at start
+            return new ComputeGate(Environment.ProcessorCount, options.Batching.MaxRows, variant,
+                sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName));
+        });
+        services.AddSingleton(sp => new KeyValueBufferPool(
+            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit,
+            sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName)));
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();

@@ -12,6 +12,7 @@ public sealed class CrossAttentionOptions
     public LimitsOptions Limits { get; set; } = new();
     public DemoOptions Demo { get; set; } = new();
     public BatchingOptions Batching { get; set; } = new();
+    public ComputeSettings Compute { get; set; } = new();
     public SwaggerSettings Swagger { get; set; } = new();
 }
 
@@ -69,4 +70,14 @@ public sealed class BatchingOptions
     /// the layer's weights once, and each session's K/V once, for all of its steps.
     /// </summary>
     public int MaxRows { get; set; } = 64;
+}
+
+/// <summary>How the kernels run.</summary>
+public sealed class ComputeSettings
+{
+    /// <summary>
+    /// Forces one kernel variant (Scalar, Vector128, Vector256, Vector512) for every computation; empty uses the widest
+    /// this CPU has. For tests, benchmarks and bug reports: every variant computes the same function.
+    /// </summary>
+    public string? Variant { get; set; }
 }

@@ -1,3 +1,4 @@
+using CrossAttention.Core.Kernels;
 using Microsoft.Extensions.Options;
 
 namespace CrossAttention.Api.Options;
@@ -28,6 +29,7 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         // JSON spends as little as 2 bytes per float, and parsed floats take 4: keep that buffer well inside one array.
         Require(options.Limits.MaxRequestBytes <= 512L << 20, "Limits:MaxRequestBytes", $"must be at most {512L << 20} (512 MiB).");
         Require(options.Batching.MaxRows is >= 1 and <= 4096, "Batching:MaxRows", "must be between 1 and 4096.");
+        Require(KernelVariants.TryParse(options.Compute.Variant, out _, out string? variantError), "Compute:Variant", variantError ?? "");
         if (options.Demo.Enabled)
         {
             Require(options.Demo.Layers is >= 1 and <= 128, "Demo:Layers", "must be between 1 and 128.");

@@ -1,20 +1,17 @@
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
-using CrossAttention.Core.Engine;
-using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Scheduling;
 
 namespace CrossAttention.Api.Services;
 
 /// <summary>The engine calls the endpoints share: each runs on cores the <see cref="ComputeGate"/> hands out.</summary>
 internal static class CrossAttentionCompute
 {
-    public static async ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, CrossAttentionModel model, FloatMatrix source,
-        byte[]? mask, CancellationToken cancellationToken)
-    {
-        using var lease = await gate.EnterAsync(gate.Capacity, cancellationToken);
-        return model.Encode(source.Values, source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
-    }
+    public static ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, KeyValueBufferPool pool, CrossAttentionModel model,
+        FloatMatrix source, byte[]? mask, CancellationToken cancellationToken) =>
+        gate.EncodeAsync(model, source.Memory, source.Rows, mask, pool, cancellationToken);
 
     /// <summary>One layer's decode step (batched with other waiting steps of the layer); the response buffers are the only tensor allocation.</summary>
     public static async ValueTask<AttentionResult> DecodeAsync(ComputeGate gate, CrossAttentionModel model, int layer,
@@ -23,7 +20,7 @@ internal static class CrossAttentionCompute
         int n = queries.Rows;
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
         float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
-        await gate.DecodeAsync(new DecodeStepJob(model.Layers[layer], cache, queries, n, output, attention), cancellationToken);
+        await gate.DecodeAsync(model.Layers[layer], cache, queries.Memory, n, output, attention, cancellationToken);
         return new AttentionResult(output, n, model.QueryDim, attention, model.Heads, cache.SourceLength);
     }
 

@@ -20,7 +20,6 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
     {
         _time = time;
         _limit = options.Value.Cache.SizeLimitBytes;
-        CrossAttention.Core.Engine.KeyValueCache.RecycledBytesLimit = options.Value.Cache.RecycledBytesLimit;
         _cache = new MemoryCache(new MemoryCacheOptions
         {
             SizeLimit = _limit,

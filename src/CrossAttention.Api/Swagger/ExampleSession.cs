@@ -1,8 +1,9 @@
+using CrossAttention.Core.Scheduling;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using CrossAttention.Core.Engine;
 
 namespace CrossAttention.Core.Kernels;
 
@@ -15,48 +14,50 @@ public static unsafe class DecodeAttention
     /// <param name="queries">[n, heads·headDim], already projected</param>
     /// <param name="context">[n, heads·headDim]: concat over heads of P_h V_h</param>
     /// <param name="attention">[heads, n, m] softmax weights (0 at padding), or empty when not wanted</param>
-    public static void Compute(ReadOnlySpan<float> queries, int n, KeyValueCache cache, float scale,
+    /// <param name="keyValues">one layer's cached K/V; the view keeps their owner reachable until this returns</param>
+    public static void Compute(ReadOnlySpan<float> queries, int n, in KeyValueView keyValues, float scale,
         Span<float> context, Span<float> attention, KernelVariant variant, int maxThreads = 1)
     {
-        ArgumentNullException.ThrowIfNull(cache);
-        ObjectDisposedException.ThrowIf(cache.IsDisposed, cache);
+        if (keyValues.IsDefault) throw new ArgumentException("The K/V view is empty.", nameof(keyValues));
+        var layout = keyValues.Layout;
+        layout.CheckFloat32();
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        int inner = cache.Heads * cache.HeadDim;
+        int inner = layout.Heads * layout.HeadDim;
         if (queries.Length < n * inner) throw new ArgumentException("queries must be [n, heads·headDim].", nameof(queries));
         if (context.Length < n * inner) throw new ArgumentException("context must be [n, heads·headDim].", nameof(context));
-        if (!attention.IsEmpty && attention.Length < (long)cache.Heads * n * cache.SourceLength)
+        if (!attention.IsEmpty && attention.Length < (long)layout.Heads * n * layout.SourceLength)
             throw new ArgumentException("attention must be [heads, n, m].", nameof(attention));
 
         fixed (float* q = queries)
         fixed (float* c = context)
         fixed (float* a = attention)
         {
-            var job = new DecodeAttentionJob(q, n, cache, scale, c, attention.IsEmpty ? null : a, variant);
-            int threads = Math.Clamp(maxThreads, 1, Math.Min(cache.Heads, Environment.ProcessorCount));
-            if (threads == 1) RunHeads(job, 0, cache.Heads);
+            var job = new DecodeAttentionJob(q, n, keyValues, scale, c, attention.IsEmpty ? null : a,
+                KernelVariants.Resolve(variant));
+            int threads = Math.Clamp(maxThreads, 1, Math.Min(layout.Heads, Environment.ProcessorCount));
+            if (threads == 1) RunHeads(job, 0, layout.Heads);
             else
             {
                 // The same workers as the projections, so a step never has two pools spinning for one spare core.
                 var heads = new HeadsBody(job);
-                KernelParallel.For(cache.Heads, threads, ref heads);
+                KernelParallel.For(layout.Heads, threads, ref heads);
             }
         }
-        GC.KeepAlive(cache); // the job holds raw pointers into the cache's pinned stores
+        GC.KeepAlive(keyValues.Owner); // the job holds raw pointers into the owner's pinned buffers
     }
 
     /// <summary>Heads [headStart, headEnd) of the job, on the calling thread.</summary>
     internal static void RunHeads(in DecodeAttentionJob job, int headStart, int headEnd)
     {
-        switch (job.Variant)
+        switch (job.Variant) // resolved by the caller: one the CPU supports
         {
-            case KernelVariant.Vector512 when Vector512.IsHardwareAccelerated:
+            case KernelVariant.Vector512:
                 DecodeAttentionVectorized.ComputeHeads<Lanes512, Vector512<float>>(job, headStart, headEnd);
                 break;
-            case KernelVariant.Vector512 or KernelVariant.Vector256 when Vector256.IsHardwareAccelerated:
+            case KernelVariant.Vector256:
                 DecodeAttentionVectorized.ComputeHeads<Lanes256, Vector256<float>>(job, headStart, headEnd);
                 break;
-            case KernelVariant.Vector512 or KernelVariant.Vector256 or KernelVariant.Vector128
-                when Vector128.IsHardwareAccelerated:
+            case KernelVariant.Vector128:
                 DecodeAttentionVectorized.ComputeHeads<Lanes128, Vector128<float>>(job, headStart, headEnd);
                 break;
             default:
@@ -75,18 +76,19 @@ internal readonly struct HeadsBody(DecodeAttentionJob job) : IParallelBody
 /// <summary>One decode attention call as raw pointers, so it can be handed to worker threads.</summary>
 internal readonly unsafe struct DecodeAttentionJob
 {
-    public DecodeAttentionJob(float* queries, int queryCount, KeyValueCache cache, float scale, float* context,
+    public DecodeAttentionJob(float* queries, int queryCount, in KeyValueView keyValues, float scale, float* context,
         float* attention, KernelVariant variant)
     {
+        var layout = keyValues.Layout;
         Queries = queries;
         QueryCount = queryCount;
-        KeyTiles = cache.KeyTiles;
-        ValueRows = cache.ValueRows;
-        KeepBits = cache.KeepBits;
-        Heads = cache.Heads;
-        SourceLength = cache.SourceLength;
-        HeadDim = cache.HeadDim;
-        Tiles = cache.Tiles;
+        KeyTiles = (float*)keyValues.Keys;
+        ValueRows = (float*)keyValues.Values;
+        KeepBits = (float*)keyValues.Keep;
+        Heads = layout.Heads;
+        SourceLength = layout.SourceLength;
+        HeadDim = layout.HeadDim;
+        Tiles = layout.Tiles;
         Scale = scale;
         Context = context;
         Attention = attention;

@@ -1,9 +1,8 @@
 using System.Runtime.CompilerServices;
-using CrossAttention.Core.Engine;
 
 namespace CrossAttention.Core.Kernels;
 
-/// <summary>The scalar decode attention over the cache's tiled K and row-major V; same steps as the SIMD body.</summary>
+/// <summary>The scalar decode attention over the tiled K and row-major V; same steps as the SIMD body.</summary>
 internal static unsafe class DecodeAttentionScalar
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -11,7 +10,7 @@ internal static unsafe class DecodeAttentionScalar
     {
         int n = job.QueryCount, m = job.SourceLength, headDim = job.HeadDim, tiles = job.Tiles;
         int inner = job.Heads * headDim;
-        const int tileWidth = KeyValueCache.TileWidth;
+        const int tileWidth = KeyValueLayout.TileWidth;
         float* scores = DecodeAttentionScratch.Get(m + headDim);   // [m]
         float* acc = scores + m;                                     // [headDim]
         uint* keep = (uint*)job.KeepBits;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using CrossAttention.Core.Engine;
 
 namespace CrossAttention.Core.Kernels;
 
@@ -20,7 +19,7 @@ internal static unsafe class DecodeAttentionVectorized
         where TVector : struct
     {
         int n = job.QueryCount, m = job.SourceLength, headDim = job.HeadDim, tiles = job.Tiles;
-        int paddedLength = tiles * KeyValueCache.TileWidth;
+        int paddedLength = tiles * KeyValueLayout.TileWidth;
         int chunks = (headDim + TLanes.Count - 1) / TLanes.Count;
         int paddedHeadDim = chunks * TLanes.Count;
         int inner = job.Heads * headDim;
@@ -32,7 +31,7 @@ internal static unsafe class DecodeAttentionVectorized
 
         for (int h = headStart; h < headEnd; h++)
         {
-            float* keyHead = job.KeyTiles + (long)h * tiles * headDim * KeyValueCache.TileWidth;
+            float* keyHead = job.KeyTiles + (long)h * tiles * headDim * KeyValueLayout.TileWidth;
             float* valueHead = job.ValueRows + (long)h * m * headDim;
             float* queryHead = job.Queries + h * headDim;
 
@@ -59,9 +58,9 @@ internal static unsafe class DecodeAttentionVectorized
         where TVector : struct
     {
         int width = TLanes.Count;
-        int stripsPerTile = KeyValueCache.TileWidth / width;
+        int stripsPerTile = KeyValueLayout.TileWidth / width;
         int strips = tiles * stripsPerTile;
-        int tileFloats = headDim * KeyValueCache.TileWidth;
+        int tileFloats = headDim * KeyValueLayout.TileWidth;
 
         int strip = 0;
         if (n == 1)
@@ -111,7 +110,7 @@ internal static unsafe class DecodeAttentionVectorized
         TVector a10 = TLanes.Zero, a11 = TLanes.Zero, a12 = TLanes.Zero, a13 = TLanes.Zero;
         for (int d = 0; d < headDim; d++)
         {
-            int row = d * KeyValueCache.TileWidth;
+            int row = d * KeyValueLayout.TileWidth;
             TVector x0 = TLanes.Broadcast(q0[d]);
             TVector x1 = TLanes.Broadcast(q1[d]);
             TVector r0 = TLanes.Load(k0 + row);
@@ -141,7 +140,7 @@ internal static unsafe class DecodeAttentionVectorized
         TVector a0 = TLanes.Zero, a1 = TLanes.Zero, a2 = TLanes.Zero, a3 = TLanes.Zero;
         for (int d = 0; d < headDim; d++)
         {
-            int row = d * KeyValueCache.TileWidth;
+            int row = d * KeyValueLayout.TileWidth;
             TVector x = TLanes.Broadcast(q[d]);
             a0 = TLanes.MultiplyAdd(TLanes.Load(k0 + row), x, a0);
             a1 = TLanes.MultiplyAdd(TLanes.Load(k1 + row), x, a1);
@@ -170,7 +169,7 @@ internal static unsafe class DecodeAttentionVectorized
         TVector a4 = TLanes.Zero, a5 = TLanes.Zero, a6 = TLanes.Zero, a7 = TLanes.Zero;
         for (int d = 0; d < headDim; d++)
         {
-            int row = d * KeyValueCache.TileWidth;
+            int row = d * KeyValueLayout.TileWidth;
             TVector x = TLanes.Broadcast(q[d]);
             a0 = TLanes.MultiplyAdd(TLanes.Load(k0 + row), x, a0);
             a1 = TLanes.MultiplyAdd(TLanes.Load(k1 + row), x, a1);
@@ -201,10 +200,10 @@ internal static unsafe class DecodeAttentionVectorized
         int d = 0;
         for (; d + 2 <= headDim; d += 2)
         {
-            even = TLanes.MultiplyAdd(TLanes.Load(k + d * KeyValueCache.TileWidth), TLanes.Broadcast(q[d]), even);
-            odd = TLanes.MultiplyAdd(TLanes.Load(k + (d + 1) * KeyValueCache.TileWidth), TLanes.Broadcast(q[d + 1]), odd);
+            even = TLanes.MultiplyAdd(TLanes.Load(k + d * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d]), even);
+            odd = TLanes.MultiplyAdd(TLanes.Load(k + (d + 1) * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d + 1]), odd);
         }
-        if (d < headDim) even = TLanes.MultiplyAdd(TLanes.Load(k + d * KeyValueCache.TileWidth), TLanes.Broadcast(q[d]), even);
+        if (d < headDim) even = TLanes.MultiplyAdd(TLanes.Load(k + d * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d]), even);
         TLanes.Store(TLanes.Add(even, odd), output);
     }
 
@@ -339,7 +338,7 @@ internal static unsafe class DecodeAttentionVectorized
         TLanes.Store(b0, acc1); TLanes.Store(b1, acc1 + w); TLanes.Store(b2, acc1 + 2 * w); TLanes.Store(b3, acc1 + 3 * w);
     }
 
-    // Lanes past headDim read the next row (or the cache's zero slack after the last row); they are never written out.
+    // Lanes past headDim read the next row (or the value region's zero padding after the last row); they are never written out.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumOneChunk<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
         float* acc, bool first)

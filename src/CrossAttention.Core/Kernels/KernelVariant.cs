@@ -11,6 +11,10 @@ public enum KernelVariant
     Vector512 = 3,
 }
 
+/// <summary>
+/// The one place that decides which variants this CPU runs: every kernel resolves the variant it is asked for here
+/// before it dispatches, so all of them agree on what "supported" means (<c>VectorN.IsHardwareAccelerated</c>).
+/// </summary>
 public static class KernelVariants
 {
     /// <summary>The widest variant this CPU accelerates; what the engine uses unless told otherwise.</summary>
@@ -32,4 +36,41 @@ public static class KernelVariants
         KernelVariant.Vector512 => Vector512.IsHardwareAccelerated,
         _ => false,
     };
+
+    /// <summary>
+    /// The variant a kernel runs when asked for <paramref name="requested"/>: that one if this CPU supports it, else
+    /// the widest supported one narrower than it (an unknown value runs scalar).
+    /// </summary>
+    public static KernelVariant Resolve(KernelVariant requested)
+    {
+        for (var variant = requested; variant > KernelVariant.Scalar; variant--)
+            if (IsSupported(variant)) return variant;
+        return KernelVariant.Scalar;
+    }
+
+    /// <summary>
+    /// Reads a forced variant by name (Scalar, Vector128, Vector256, Vector512; any case). Empty or blank means
+    /// <see cref="Best"/>. False, with the reason, for a name that is not a variant or that this CPU cannot run.
+    /// </summary>
+    public static bool TryParse(string? text, out KernelVariant variant, out string? error)
+    {
+        variant = Best;
+        error = null;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        string? name = Enum.GetNames<KernelVariant>()
+            .FirstOrDefault(n => n.Equals(text.Trim(), StringComparison.OrdinalIgnoreCase)); // names only, not numbers
+        if (name is null)
+        {
+            error = $"'{text}' is not a kernel variant (use one of {string.Join(", ", Enum.GetNames<KernelVariant>())}, or leave it empty for the best this CPU has).";
+            return false;
+        }
+        var named = Enum.Parse<KernelVariant>(name);
+        if (!IsSupported(named))
+        {
+            error = $"'{named}' is not supported by this CPU (it supports {string.Join(", ", Supported)}).";
+            return false;
+        }
+        variant = named;
+        return true;
+    }
 }

@@ -131,7 +131,7 @@ public sealed unsafe class PackedLinear
                 X = px, Y = py, Rows = rows, ChunkRows = chunkRows, In = InFeatures, Out = OutFeatures,
                 Panels = _panels, Bias = _bias, PanelCount = _panelCount,
                 PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows,
-                Kernel = variant switch
+                Kernel = KernelVariants.Resolve(variant) switch
                 {
                     KernelVariant.Vector512 => &Gemm<Lanes512, Vector512<float>>.Panel,
                     KernelVariant.Vector256 => &Gemm<Lanes256, Vector256<float>>.Panel,

@@ -1,5 +1,5 @@
 using System.Buffers;
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Models;
@@ -55,7 +55,9 @@ public sealed class CrossAttentionLayer
     /// <summary>K = S·Wkᵀ + bk and V = S·Wvᵀ + bv for one source, as a cache the decode step reads.</summary>
     /// <param name="source">[m, sourceDim]</param>
     /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
-    public KeyValueCache Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options)
+    /// <param name="pool">where the cache's buffers come from and go back to; null allocates fresh ones</param>
+    public KeyValueCache Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options,
+        KeyValueBufferPool? pool = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sourceLength, 1);
         if (source.Length != sourceLength * SourceDim)
@@ -67,7 +69,7 @@ public sealed class CrossAttentionLayer
         {
             _key.Apply(source, sourceLength, k, options.Variant, options.MaxThreads);   // [m, inner]
             _value.Apply(source, sourceLength, v, options.Variant, options.MaxThreads); // [m, inner]
-            return KeyValueCache.Create(k.AsSpan(0, size), v.AsSpan(0, size), sourceLength, Heads, HeadDim, mask);
+            return KeyValueCache.Create(k.AsSpan(0, size), v.AsSpan(0, size), sourceLength, Heads, HeadDim, mask, pool);
         }
         finally
         {
@@ -90,7 +92,7 @@ public sealed class CrossAttentionLayer
         try
         {
             _query.Apply(queries, n, q, options.Variant, options.MaxThreads);                       // [n, inner]
-            DecodeAttention.Compute(q.AsSpan(0, size), n, cache, Scale, context.AsSpan(0, size), attention,
+            DecodeAttention.Compute(q.AsSpan(0, size), n, cache.View, Scale, context.AsSpan(0, size), attention,
                 options.Variant, options.MaxThreads);                                                  // [n, inner]
             _output.Apply(context.AsSpan(0, size), n, output, options.Variant, options.MaxThreads);  // [n, queryDim]
         }
@@ -144,7 +146,7 @@ public sealed class CrossAttentionLayer
                 while (attention.IsEmpty && last + 1 < steps.Count && ReferenceEquals(steps[last + 1].Cache, cache)
                        && steps[last + 1].Attention.IsEmpty)
                     runRows += steps[++last].Rows;
-                DecodeAttention.Compute(q.AsSpan(row * inner, runRows * inner), runRows, cache, Scale,
+                DecodeAttention.Compute(q.AsSpan(row * inner, runRows * inner), runRows, cache.View, Scale,
                     context.AsSpan(row * inner, runRows * inner), attention, options.Variant, options.MaxThreads);
                 row += runRows;
                 first = last + 1;

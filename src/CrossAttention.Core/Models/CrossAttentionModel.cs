@@ -1,4 +1,5 @@
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Models;
 
@@ -45,10 +46,12 @@ public sealed class CrossAttentionModel
     /// <summary>Encodes one source for every layer.</summary>
     /// <param name="source">[m, sourceDim]</param>
     /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
-    public EncodedSource Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options)
+    /// <param name="pool">where the caches' buffers come from and go back to; null allocates fresh ones</param>
+    public EncodedSource Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options,
+        KeyValueBufferPool? pool = null)
     {
         var caches = new KeyValueCache[Layers.Count];
-        for (int i = 0; i < caches.Length; i++) caches[i] = Layers[i].Encode(source, sourceLength, mask, options);
+        for (int i = 0; i < caches.Length; i++) caches[i] = Layers[i].Encode(source, sourceLength, mask, options, pool);
         return new EncodedSource(Name, caches);
     }
 }

@@ -1,4 +1,4 @@
-using CrossAttention.Core.Engine;
+using CrossAttention.Core.Caching;
 
 namespace CrossAttention.Core.Models;
 

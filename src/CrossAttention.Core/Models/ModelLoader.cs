@@ -47,7 +47,7 @@ public static partial class ModelLoader
             }
             throw new ModelLoadException($"neither {ConfigFileName} (Hugging Face) nor {CrossAttentionFileName} found");
         }
-        catch (ModelLoadException e)
+        catch (Exception e) when (e is ModelLoadException or SafetensorsException)
         {
             throw new ModelLoadException($"{folder}: {e.Message}", e);
         }

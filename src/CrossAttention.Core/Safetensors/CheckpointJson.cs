@@ -1,5 +1,4 @@
 using System.Text.Json;
-using CrossAttention.Core.Models;
 
 namespace CrossAttention.Core.Safetensors;
 
@@ -17,16 +16,16 @@ internal static class CheckpointJson
         }
         catch (JsonException e)
         {
-            throw new ModelLoadException($"{name}: not valid JSON ({e.Message})", e);
+            throw new SafetensorsException(name, null, $"not valid JSON ({e.Message})", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelLoadException($"{name}: cannot read ({e.Message})", e);
+            throw new SafetensorsException(name, null, $"cannot read ({e.Message})", e);
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             document.Dispose();
-            throw new ModelLoadException($"{name}: not a JSON object");
+            throw new SafetensorsException(name, null, "not a JSON object");
         }
         return document;
     }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using CrossAttention.Core.Models;
 
 namespace CrossAttention.Core.Safetensors;
 
@@ -28,8 +27,6 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <summary>The file the checkpoint was opened from (the index for a sharded one), as messages show it.</summary>
     public string SourceName { get; }
 
-    public IEnumerable<string> TensorNames => _single?.Tensors.Keys ?? _weightMap!.Keys;
-
     /// <summary>Opens a .safetensors file, or a sharded checkpoint when the path ends in .json (its index).</summary>
     public static SafetensorsCheckpoint Open(string path)
     {
@@ -50,7 +47,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
         string hint = Directory.EnumerateFiles(folder, "*.bin").Any() || Directory.EnumerateFiles(folder, "*.pt").Any()
             ? "; pickled PyTorch weights (.bin/.pt) are not read: save them as safetensors"
             : "";
-        throw new ModelLoadException($"{SingleFileName}: not found (nor {IndexFileName}) in '{folder}'{hint}");
+        throw new SafetensorsException(SingleFileName, null, $"not found (nor {IndexFileName}) in '{folder}'{hint}");
     }
 
     public bool Contains(string tensor) => _single?.Contains(tensor) ?? _weightMap!.ContainsKey(tensor);
@@ -75,17 +72,17 @@ public sealed class SafetensorsCheckpoint : IDisposable
     {
         if (_single is not null) return _single;
         if (!_weightMap!.TryGetValue(tensor, out var shardName))
-            throw new ModelLoadException($"{SourceName}: tensor '{tensor}' is missing from weight_map");
+            throw new SafetensorsException(SourceName, tensor, "is missing from weight_map");
         if (!_shards.TryGetValue(shardName, out var shard))
         {
             string shardPath = Path.Combine(_folder, shardName);
             if (!File.Exists(shardPath))
-                throw new ModelLoadException($"{shardName}: not found, though {SourceName} maps tensor '{tensor}' to it");
+                throw new SafetensorsException(shardName, tensor, $"is mapped to this file by {SourceName}, but the file is not found");
             shard = SafetensorsFile.Open(shardPath);
             _shards.Add(shardName, shard);
         }
         if (!shard.Contains(tensor))
-            throw new ModelLoadException($"{shardName}: tensor '{tensor}' is missing, though {SourceName} maps it there");
+            throw new SafetensorsException(shardName, tensor, $"is missing, though {SourceName} maps it there");
         return shard;
     }
 
@@ -95,14 +92,14 @@ public sealed class SafetensorsCheckpoint : IDisposable
         using (var document = CheckpointJson.ReadObject(indexPath))
         {
             if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
-                throw new ModelLoadException($"{name}: has no weight_map object");
+                throw new SafetensorsException(name, null, "has no weight_map object");
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var entry in map.EnumerateObject())
             {
                 string? shard = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString() : null;
                 // A shard must be a plain file beside the index: a path could read files outside the model folder.
                 if (string.IsNullOrEmpty(shard) || shard != Path.GetFileName(shard) || shard is "." or "..")
-                    throw new ModelLoadException($"{name}: weight_map entry for tensor '{entry.Name}' is not a file name beside the index ({entry.Value.GetRawText()})");
+                    throw new SafetensorsException(name, null, $"weight_map entry for tensor '{entry.Name}' is not a file name beside the index ({entry.Value.GetRawText()})");
                 weightMap[entry.Name] = shard;
             }
             return weightMap;

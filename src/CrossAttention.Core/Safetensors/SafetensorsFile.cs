@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
-using CrossAttention.Core.Models;
 
 namespace CrossAttention.Core.Safetensors;
 
@@ -9,7 +8,7 @@ namespace CrossAttention.Core.Safetensors;
 /// One .safetensors file: an 8-byte little-endian header length N, N bytes of JSON header, then the data region.
 /// The header is checked in full when the file is opened; tensor bytes stay in a read-only memory map and are
 /// converted one tensor at a time, so a multi-GB checkpoint never sits in one managed array.
-/// Every failure is a <see cref="ModelLoadException"/> naming the file (and the tensor, where one is to blame).
+/// Every failure is a <see cref="SafetensorsException"/> naming the file (and the tensor, where one is to blame).
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
@@ -64,7 +63,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new ModelLoadException($"{name}: cannot open ({e.Message})", e);
+            throw new SafetensorsException(name, null, $"cannot open ({e.Message})", e);
         }
 
         MemoryMappedFile? map = null;
@@ -72,17 +71,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
         {
             long fileLength = stream.Length;
             if (fileLength < 8)
-                throw new ModelLoadException($"{name}: file is truncated ({fileLength} bytes; the 8-byte header length alone needs 8)");
+                throw new SafetensorsException(name, null, $"file is truncated ({fileLength} bytes; the 8-byte header length alone needs 8)");
             Span<byte> lengthBytes = stackalloc byte[8];
             stream.ReadExactly(lengthBytes);
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
             if (headerLength > (ulong)(fileLength - 8))
-                throw new ModelLoadException(
-                    $"{name}: header length {headerLength} runs past the end of the file ({fileLength} bytes): truncated or not a safetensors file");
+                throw new SafetensorsException(name, null,
+                    $"header length {headerLength} runs past the end of the file ({fileLength} bytes): truncated or not a safetensors file");
             if (headerLength > MaxHeaderBytes)
-                throw new ModelLoadException($"{name}: header length {headerLength} exceeds the format's limit of {MaxHeaderBytes} bytes");
+                throw new SafetensorsException(name, null, $"header length {headerLength} exceeds the format's limit of {MaxHeaderBytes} bytes");
             if (headerLength < 2)
-                throw new ModelLoadException($"{name}: header length {headerLength} is too short for a JSON object");
+                throw new SafetensorsException(name, null, $"header length {headerLength} is too short for a JSON object");
 
             var header = new byte[(int)headerLength];
             stream.ReadExactly(header);
@@ -103,8 +102,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
         {
             map?.Dispose();
             stream.Dispose();
-            if (e is ModelLoadException) throw;
-            throw new ModelLoadException($"{name}: cannot read ({e.Message})", e);
+            if (e is SafetensorsException) throw;
+            throw new SafetensorsException(name, null, $"cannot read ({e.Message})", e);
         }
     }
 
@@ -112,7 +111,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     /// <summary>The header entry of one tensor; a missing tensor is an error naming the file and the tensor.</summary>
     public SafetensorsTensorInfo Info(string tensor) =>
-        _tensors.TryGetValue(tensor, out var info) ? info : throw new ModelLoadException($"{FileName}: tensor '{tensor}' is missing");
+        _tensors.TryGetValue(tensor, out var info) ? info : throw new SafetensorsException(FileName, tensor, "is missing");
 
     /// <summary>
     /// A F32, F16 or BF16 tensor as float32, row-major. Any other dtype is an error naming the tensor, as is any
@@ -195,7 +194,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _map?.Dispose();
     }
 
-    private ModelLoadException Error(string tensor, string text) => new($"{FileName}: tensor '{tensor}' {text}");
+    private SafetensorsException Error(string tensor, string text) => new(FileName, tensor, text);
 
     private T[] AllocateFor<T>(SafetensorsTensorInfo info)
     {
@@ -229,12 +228,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (JsonException e)
         {
-            throw new ModelLoadException($"{fileName}: header is not valid JSON ({e.Message})", e);
+            throw new SafetensorsException(fileName, null, $"header is not valid JSON ({e.Message})", e);
         }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
-                throw new ModelLoadException($"{fileName}: header is JSON but not an object");
+                throw new SafetensorsException(fileName, null, "header is JSON but not an object");
             var tensors = new Dictionary<string, SafetensorsTensorInfo>(StringComparer.Ordinal);
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var property in document.RootElement.EnumerateObject())
@@ -242,14 +241,14 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 if (property.Name == MetadataKey)
                 {
                     if (property.Value.ValueKind != JsonValueKind.Object)
-                        throw new ModelLoadException($"{fileName}: header's {MetadataKey} is not an object");
+                        throw new SafetensorsException(fileName, null, $"header's {MetadataKey} is not an object");
                     foreach (var entry in property.Value.EnumerateObject())
                         metadata[entry.Name] = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString()! : entry.Value.GetRawText();
                     continue;
                 }
                 var info = ParseEntry(fileName, property, dataLength);
                 if (!tensors.TryAdd(info.Name, info))
-                    throw new ModelLoadException($"{fileName}: tensor '{info.Name}' appears twice in the header");
+                    throw new SafetensorsException(fileName, info.Name, "appears twice in the header");
             }
             return (tensors, metadata);
         }
@@ -258,7 +257,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private static SafetensorsTensorInfo ParseEntry(string fileName, JsonProperty property, long dataLength)
     {
         string name = property.Name;
-        ModelLoadException Bad(string text) => new($"{fileName}: tensor '{name}' {text}");
+        SafetensorsException Bad(string text) => new(fileName, name, text);
         var entry = property.Value;
         if (entry.ValueKind != JsonValueKind.Object) throw Bad("has a header entry that is not an object");
 

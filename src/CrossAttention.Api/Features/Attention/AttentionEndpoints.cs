@@ -2,8 +2,7 @@ using System.Net.Mime;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Services;
-using CrossAttention.Core.Engine;
-using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Caching;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CrossAttention.Api.Features.Attention;
@@ -45,7 +44,7 @@ public static class AttentionEndpoints
         var layer = model.Layers[body.Layer!.Value];
         KeyValueCache cache;
         using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
-            cache = layer.Encode(body.Source!.Values, body.Source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
+            cache = layer.Encode(body.Source!.Values, body.Source.Rows, mask, lease.Options, parameters.Pool);
         using (cache)
             return new NegotiatedAttentionResult(await CrossAttentionCompute.DecodeAsync(gate, model, body.Layer.Value, cache,
                 body.Queries!, body.ReturnAttention, cancellationToken));

@@ -1,3 +1,5 @@
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Scheduling;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
@@ -12,6 +14,7 @@ internal sealed record AttentionParameters(
     HttpRequest Request,
     ModelCatalog Catalog,
     ComputeGate Gate,
+    KeyValueBufferPool Pool,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
     CancellationToken CancellationToken) : BodyParameters<AttentionRequest>(Request, Options, Json);

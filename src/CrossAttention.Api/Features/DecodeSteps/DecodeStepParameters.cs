@@ -1,3 +1,4 @@
+using CrossAttention.Core.Scheduling;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;

@@ -1,3 +1,4 @@
+using CrossAttention.Core.Scheduling;
 using System.Net.Mime;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Features.Sessions;

@@ -1,3 +1,5 @@
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Scheduling;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
@@ -26,6 +28,7 @@ internal sealed record EncodeParameters(
     ModelCatalog Catalog,
     ISessionStore Store,
     ComputeGate Gate,
+    KeyValueBufferPool Pool,
     TimeProvider Time,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,

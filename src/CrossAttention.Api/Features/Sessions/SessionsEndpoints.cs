@@ -4,6 +4,7 @@ using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Services;
 using CrossAttention.Api.Sessions;
+using CrossAttention.Core.Caching;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CrossAttention.Api.Features.Sessions;
@@ -83,7 +84,7 @@ public static class SessionsEndpoints
         long needed = model.KeyValueBytes(body.Source!.Rows, mask is not null);
         if (needed > store.Usage.LimitBytes) return InsufficientStorage(parameters.Request.HttpContext.Response, needed, store.Usage);
 
-        var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, model, body.Source, mask, parameters.CancellationToken);
+        var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, parameters.CancellationToken);
         var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
         var session = new SessionEntry(id, model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
         var added = await store.AddAsync(session, parameters.CancellationToken);

@@ -1,11 +1,11 @@
-using System.Buffers;
-using System.Runtime.InteropServices;
-using CrossAttention.Api.Contracts;
-using CrossAttention.Api.Infrastructure;
-using CrossAttention.Core.Engine;
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Scheduling;
 
-namespace CrossAttention.Api.Tests;
+namespace CrossAttention.Core.Tests;
 
 /// <summary>
 /// The gate's queue, driven by hand: a held lease keeps the only core busy, so which steps wait, and what runs
@@ -26,11 +26,8 @@ public class ComputeGateTests
     private static Step NewStep(KeyValueCache cache, int layer, int rows, int seed)
     {
         var queries = Values(rows * Model.QueryDim, seed);
-        var buffer = ArrayPool<byte>.Shared.Rent(queries.Length * sizeof(float));
-        MemoryMarshal.AsBytes(queries.AsSpan()).CopyTo(buffer);
         var output = new float[rows * Model.QueryDim];
-        var job = new DecodeStepJob(Model.Layers[layer], cache, FloatMatrix.FromRented(buffer, rows, Model.QueryDim), rows,
-            output, attention: null);
+        var job = new DecodeStepJob(Model.Layers[layer], cache, queries, rows, output);
         return new Step(job, cache, queries, output, layer);
     }
 
@@ -61,34 +58,37 @@ public class ComputeGateTests
     [Fact]
     public async Task AStepThatFindsACoreFreeRunsAtOnceAlone()
     {
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        using var batches = new BatchSizes();
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, meter: batches.Meter);
         var step = NewStep(Encode(0, 11, 1), 0, 2, 2);
 
         var run = gate.DecodeAsync(step.Job, CancellationToken.None);
 
         Assert.True(run.IsCompletedSuccessfully);
         await run;
-        Assert.Equal((1, 1), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.Equal([1], batches.Recorded);
         AssertSameAsAlone(step);
     }
 
     [Fact]
     public async Task StepsThatWaitedForTheLayerRunAsOneBatchAndEachGetsItsOwnExactResult()
     {
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        using var batches = new BatchSizes();
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, meter: batches.Meter);
         KeyValueCache first = Encode(0, 11, 1), second = Encode(0, 5, 3);
         var steps = new[] { NewStep(first, 0, 1, 10), NewStep(second, 0, 3, 11), NewStep(first, 0, 2, 12), NewStep(second, 0, 1, 13) };
 
         await RunBehindABusyCore(gate, steps);
 
-        Assert.Equal((1, 4), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.Equal([4], batches.Recorded);
         Assert.All(steps, AssertSameAsAlone);
     }
 
     [Fact]
     public async Task ABatchHoldsAtMostMaxRowsAndOtherLayersWaitTheirOwnTurn()
     {
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 3);
+        using var batches = new BatchSizes();
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 3, meter: batches.Meter);
         KeyValueCache layer0 = Encode(0, 7, 1), layer1 = Encode(1, 7, 2);
         var steps = new[]
         {
@@ -98,14 +98,15 @@ public class ComputeGateTests
         await RunBehindABusyCore(gate, steps);
 
         // [0: 2 rows + the 1-row step] then [layer 1] then [the 2-row step of layer 0 that did not fit].
-        Assert.Equal((3, 4), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.Equal([2, 1, 1], batches.Recorded);
         Assert.All(steps, AssertSameAsAlone);
     }
 
     [Fact]
     public async Task ACancelledWaitingStepLeavesTheQueueAndNeverRuns()
     {
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        using var batches = new BatchSizes();
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, meter: batches.Meter);
         var cache = Encode(0, 9, 1);
         var kept = NewStep(cache, 0, 1, 10);
         var dropped = NewStep(cache, 0, 1, 11);
@@ -119,7 +120,7 @@ public class ComputeGateTests
         lease.Dispose();
         await keptRun;
 
-        Assert.Equal((1, 1), (gate.DecodeBatches, gate.DecodeSteps));
+        Assert.Equal([1], batches.Recorded);
         Assert.All(dropped.Output, v => Assert.Equal(0f, v));
         AssertSameAsAlone(kept);
     }
@@ -180,9 +181,7 @@ public class ComputeGateTests
         var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
         var cache = Encode(0, 9, 1);
         var good = new[] { NewStep(cache, 0, 1, 10), NewStep(cache, 0, 2, 11) };
-        var badQueries = ArrayPool<byte>.Shared.Rent((Model.QueryDim + 1) * sizeof(float));
-        var bad = new DecodeStepJob(Model.Layers[0], cache, FloatMatrix.FromRented(badQueries, 1, Model.QueryDim + 1), 1,
-            new float[Model.QueryDim], attention: null);
+        var bad = new DecodeStepJob(Model.Layers[0], cache, new float[Model.QueryDim + 1], 1, new float[Model.QueryDim]);
 
         var lease = await gate.EnterAsync(1, CancellationToken.None);
         var goodRuns = good.Select(s => gate.DecodeAsync(s.Job, CancellationToken.None).AsTask()).ToList();
@@ -213,5 +212,80 @@ public class ComputeGateTests
         var whole = await gate.EnterAsync(2, CancellationToken.None);
         Assert.Equal(2, whole.Threads);
         Assert.False(gate.EnterAsync(1, CancellationToken.None).IsCompleted); // both cores are taken: no third
+    }
+
+    [Fact]
+    public async Task ALeaseDisposedTwiceGivesItsCoreBackOnce()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64);
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        lease.Dispose();
+        lease.Dispose();
+
+        using var next = await gate.EnterAsync(1, CancellationToken.None);
+        var third = gate.EnterAsync(1, CancellationToken.None);
+        Assert.False(third.IsCompleted); // one core, and it is taken: the double dispose made no second one
+        next.Dispose();
+        (await third).Dispose();
+    }
+
+    [Fact]
+    public async Task EveryLeaseComputesWithTheGatesVariant()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64, KernelVariant.Scalar);
+        using var lease = await gate.EnterAsync(2, CancellationToken.None);
+        Assert.Equal(new ComputeOptions(KernelVariant.Scalar, 2), lease.Options);
+        Assert.Equal(KernelVariants.Best, new ComputeGate(1, 64).Variant);
+        Assert.Throws<ArgumentException>(() => new ComputeGate(1, 64, (KernelVariant)9));
+    }
+
+    [Fact]
+    public async Task EncodeAndDecodeThroughTheGateGiveWhatTheModelGivesDirectly()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64);
+        var pool = new KeyValueBufferPool(limitBytes: 1L << 20);
+        int m = 13, n = 3;
+        float[] source = Values(m * Model.SourceDim, 7), queries = Values(n * Model.QueryDim, 8);
+        byte[] mask = Enumerable.Range(0, m).Select(j => (byte)(j % 4 == 3 ? 0 : 1)).ToArray();
+
+        using var encoded = await gate.EncodeAsync(Model, source, m, mask, pool, CancellationToken.None);
+        var output = new float[n * Model.QueryDim];
+        var attention = new float[Model.Heads * n * m];
+        await gate.DecodeAsync(Model.Layers[1], encoded.Layers[1], queries, n, output, attention, CancellationToken.None);
+
+        using var direct = Model.Encode(source, m, mask, ComputeOptions.Default);
+        var expected = new float[output.Length];
+        var expectedAttention = new float[attention.Length];
+        Model.Layers[1].Decode(direct.Layers[1], queries, n, expected, expectedAttention, ComputeOptions.Default);
+        Assert.Equal(expected, output);
+        Assert.Equal(expectedAttention, attention);
+    }
+
+    /// <summary>The decode batch sizes one gate records, read through its own meter (no other gate's can mix in).</summary>
+    private sealed class BatchSizes : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentQueue<int> _sizes = new();
+
+        public BatchSizes()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (ReferenceEquals(instrument.Meter, Meter) && instrument.Name == ComputeGate.DecodeBatchSizeInstrument)
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<int>((_, size, _, _) => _sizes.Enqueue(size));
+            _listener.Start();
+        }
+
+        public Meter Meter { get; } = new(ComputeGate.MeterName);
+
+        public int[] Recorded => _sizes.ToArray();
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            Meter.Dispose();
+        }
     }
 }

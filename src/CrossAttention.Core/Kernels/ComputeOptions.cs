@@ -1,6 +1,4 @@
-using CrossAttention.Core.Kernels;
-
-namespace CrossAttention.Core.Engine;
+namespace CrossAttention.Core.Kernels;
 
 /// <summary>How a call may compute: which kernel variant, and how many threads it may take.</summary>
 public readonly record struct ComputeOptions(KernelVariant Variant, int MaxThreads)

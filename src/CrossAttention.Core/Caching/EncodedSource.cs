@@ -1,4 +1,4 @@
-namespace CrossAttention.Core.Engine;
+namespace CrossAttention.Core.Caching;
 
 /// <summary>
 /// A source encoded for every layer of one model: what a session keeps. Readers take a lease for the duration of a

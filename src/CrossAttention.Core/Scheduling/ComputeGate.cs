@@ -1,9 +1,9 @@
-using CrossAttention.Api.Contracts;
-using CrossAttention.Core.Engine;
+using System.Diagnostics.Metrics;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
-namespace CrossAttention.Api.Infrastructure;
+namespace CrossAttention.Core.Scheduling;
 
 /// <summary>
 /// One slot per core: a request computes only while it holds a slot, so concurrent requests never oversubscribe the
@@ -12,35 +12,59 @@ namespace CrossAttention.Api.Infrastructure;
 /// which serves more requests per second than splitting each.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Decode steps that wait are batched: when a core frees up and the first waiter is a decode step, the steps of the
 /// same layer waiting behind it (up to <c>maxBatchRows</c> query rows in all) run with it as one
 /// <see cref="CrossAttentionLayer.DecodeBatch{TStep}"/>, which reads the layer's weights once for all of them, and
 /// each session's K/V once for all of its steps. Nobody waits for a batch to fill: a step that finds a core free
 /// runs at once, alone.
+/// </para>
+/// <para>
+/// One gate per process (thread-safe; any number of callers at once). In process, the same way the HTTP service does:
+/// <code>
+/// var gate = new ComputeGate(Environment.ProcessorCount, maxBatchRows: 64);
+/// using EncodedSource source = await gate.EncodeAsync(model, sourceRows, m, mask: default, pool, ct);
+/// var output = new float[n * model.QueryDim];                       // [n, queryDim]
+/// await gate.DecodeAsync(model.Layers[layer], source.Layers[layer], queries, n, output, attention: default, ct);
+/// </code>
+/// Each caller awaits its own step; the gate batches whichever steps happen to wait together.
+/// </para>
 /// </remarks>
-public sealed class ComputeGate
+public sealed partial class ComputeGate
 {
+    /// <summary>The meter the service's instruments belong to.</summary>
+    public const string MeterName = "CrossAttention";
+
+    /// <summary>Name of the histogram of decode steps per batch (its count is the number of batches).</summary>
+    public const string DecodeBatchSizeInstrument = "crossattention.decode.batch_size";
+
     private readonly Lock _lock = new();
     private readonly int _capacity;
     private readonly int _maxBatchRows;
+    private readonly Histogram<int>? _batchSize;
     private int _idle;
     private Waiter? _head, _tail;
-    private long _decodeBatches, _decodeSteps;
 
-    public ComputeGate(int cores, int maxBatchRows)
+    /// <param name="cores">cores the gate hands out (usually <see cref="Environment.ProcessorCount"/>)</param>
+    /// <param name="maxBatchRows">most query rows one batch of waiting decode steps may hold; 1 runs every step alone</param>
+    /// <param name="variant">the kernel variant every computation runs with; null picks <see cref="KernelVariants.Best"/></param>
+    /// <param name="meter">where to record decode batch sizes (the service passes its <see cref="MeterName"/> meter) (<see cref="DecodeBatchSizeInstrument"/>); null records nothing</param>
+    public ComputeGate(int cores, int maxBatchRows, KernelVariant? variant = null, Meter? meter = null)
     {
         _capacity = Math.Max(1, cores);
         _maxBatchRows = Math.Max(1, maxBatchRows);
         _idle = _capacity;
+        Variant = variant ?? KernelVariants.Best;
+        if (!KernelVariants.IsSupported(Variant))
+            throw new ArgumentException($"This CPU cannot run the {Variant} kernels.", nameof(variant));
+        _batchSize = meter?.CreateHistogram<int>(DecodeBatchSizeInstrument, "{step}",
+            "Decode steps run together as one batch (a step run alone is a batch of one).");
     }
 
     public int Capacity => _capacity;
 
-    /// <summary>Decode batches run so far (a step run alone counts as a batch of one).</summary>
-    public long DecodeBatches => Interlocked.Read(ref _decodeBatches);
-
-    /// <summary>Decode steps run so far; over <see cref="DecodeBatches"/> it is the mean batch size.</summary>
-    public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
+    /// <summary>The kernel variant every lease and decode step computes with.</summary>
+    public KernelVariant Variant { get; }
 
     /// <summary>Waits for one core, then takes whichever other cores are idle, up to <paramref name="maxThreads"/>.</summary>
     public ValueTask<Lease> EnterAsync(int maxThreads, CancellationToken cancellationToken)
@@ -55,6 +79,26 @@ public sealed class ComputeGate
         }
         return waiter.WaitAsync(this, cancellationToken);
     }
+
+    /// <summary>Encodes a source for every layer of the model on the cores a lease gets (all idle ones, when nobody waits).</summary>
+    /// <param name="source">[m, sourceDim]</param>
+    /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
+    /// <param name="pool">where the caches' buffers come from; null allocates fresh ones</param>
+    public async ValueTask<EncodedSource> EncodeAsync(CrossAttentionModel model, ReadOnlyMemory<float> source, int sourceLength,
+        ReadOnlyMemory<byte> mask, KeyValueBufferPool? pool, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var lease = await EnterAsync(_capacity, cancellationToken);
+        return model.Encode(source.Span, sourceLength, mask.Span, lease.Options, pool);
+    }
+
+    /// <summary>One decode step of one layer (see <see cref="DecodeAsync(DecodeStepJob, CancellationToken)"/>).</summary>
+    /// <param name="queries">[n, queryDim]</param>
+    /// <param name="output">[n, queryDim], written when the returned task completes</param>
+    /// <param name="attention">[heads, n, m], or empty when the weights are not wanted</param>
+    public ValueTask DecodeAsync(CrossAttentionLayer layer, KeyValueCache cache, ReadOnlyMemory<float> queries, int n,
+        Memory<float> output, Memory<float> attention, CancellationToken cancellationToken) =>
+        DecodeAsync(new DecodeStepJob(layer, cache, queries, n, output, attention), cancellationToken);
 
     /// <summary>
     /// Runs one decode step: now, on this thread, when a core is free and nobody waits; otherwise in the queue, batched
@@ -95,9 +139,8 @@ public sealed class ComputeGate
 
     private void RunBatch(List<DecodeStepJob> steps, int threads)
     {
-        Interlocked.Increment(ref _decodeBatches);
-        Interlocked.Add(ref _decodeSteps, steps.Count);
-        steps[0].Layer.DecodeBatch(steps, new ComputeOptions(KernelVariants.Best, threads));
+        _batchSize?.Record(steps.Count);
+        steps[0].Layer.DecodeBatch(steps, new ComputeOptions(Variant, threads));
     }
 
     /// <summary>
@@ -250,74 +293,5 @@ public sealed class ComputeGate
             Unlink(waiter);
             return true;
         }
-    }
-
-    public readonly struct Lease(ComputeGate gate, int threads) : IDisposable
-    {
-        /// <summary>Cores this request may compute on.</summary>
-        public int Threads { get; } = threads;
-
-        public void Dispose() => gate.Release(Threads);
-    }
-
-    /// <summary>A place in the queue; guarded by the gate's lock.</summary>
-    public abstract class Waiter
-    {
-        internal Waiter? Next, Previous;
-        internal bool Queued;
-
-        private protected static CancellationTokenRegistration OnCancel(ComputeGate gate, Waiter waiter,
-            CancellationToken cancellationToken, Action<Waiter, CancellationToken> cancel) =>
-            cancellationToken.UnsafeRegister(static (state, token) =>
-            {
-                var (gate, waiter, cancel) = ((ComputeGate, Waiter, Action<Waiter, CancellationToken>))state!;
-                if (gate.TryWithdraw(waiter)) cancel(waiter, token);
-            }, (gate, waiter, cancel));
-    }
-
-    private sealed class SlotWaiter(int maxThreads) : Waiter
-    {
-        private readonly TaskCompletionSource<Lease> _granted = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>Between 1 and the gate's capacity.</summary>
-        public int MaxThreads { get; } = maxThreads;
-
-        public void Grant(Lease lease) => _granted.SetResult(lease);
-
-        public async ValueTask<Lease> WaitAsync(ComputeGate gate, CancellationToken cancellationToken)
-        {
-            using (OnCancel(gate, this, cancellationToken, static (w, token) => ((SlotWaiter)w)._granted.SetCanceled(token)))
-                return await _granted.Task;
-        }
-    }
-}
-
-/// <summary>One request's decode step, as the gate queues and batches it.</summary>
-public sealed class DecodeStepJob(CrossAttentionLayer layer, KeyValueCache cache, FloatMatrix queries, int rows,
-    float[] output, float[]? attention) : ComputeGate.Waiter, IDecodeStep
-{
-    private TaskCompletionSource? _done;
-
-    public CrossAttentionLayer Layer => layer;
-    public KeyValueCache Cache => cache;
-    public int Rows => rows;
-    public ReadOnlySpan<float> Queries => queries.Values;
-    public Span<float> Output => output;
-    public Span<float> Attention => attention;
-
-    // Only a step that has to wait needs something to wait on. Its request resumes on the thread that completes it:
-    // the batch's thread after it has given its core back, or the canceller (never under the gate's lock).
-    internal void PrepareToWait() => _done = new TaskCompletionSource();
-
-    internal async ValueTask WaitAsync(ComputeGate gate, CancellationToken cancellationToken)
-    {
-        using (OnCancel(gate, this, cancellationToken, static (w, token) => ((DecodeStepJob)w)._done!.SetCanceled(token)))
-            await _done!.Task;
-    }
-
-    internal void Complete(Exception? error)
-    {
-        if (error is null) _done!.SetResult();
-        else _done!.SetException(error);
     }
 }

@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+using CrossAttention.Core.Kernels;
+
+namespace CrossAttention.Core.Caching;
+
+/// <summary>
+/// One layer's cached K and V for one source, in the kernels' <see cref="KeyValueLayout"/>: this class owns the
+/// buffers and their lifetime, the layout says what is in them. Immutable once built, so any number of decode steps
+/// may read it at once.
+/// </summary>
+/// <remarks>
+/// Each region lives in its own pinned buffer, from a 64-byte aligned offset, so kernels stream it through raw
+/// pointers without split cache-line loads. The regions are plain bytes (<see cref="KeyRegion"/>,
+/// <see cref="ValueRegion"/>, <see cref="KeepRegion"/>): written out and given back to <see cref="Load"/>, they make
+/// the same cache.
+/// </remarks>
+public sealed unsafe class KeyValueCache : IDisposable
+{
+    private readonly KeyValueBufferPool? _pool;
+    private readonly Region _keys, _values, _keep;
+    private int _released;
+
+    private KeyValueCache(KeyValueLayout layout, KeyValueBufferPool? pool)
+    {
+        Layout = layout;
+        _pool = pool;
+        _keys = Region.Rent(layout.KeyBytes, pool);
+        _values = Region.Rent(layout.ValueBytes, pool);
+        _keep = Region.Rent(layout.KeepBytes, pool);
+    }
+
+    // No finalizer: a cache that is never disposed leaves its buffers to the GC. Returning them from a finalizer
+    // could touch a pool that is itself being finalized (an instance pool dies with the caches it served).
+
+    /// <summary>
+    /// Hands the buffers back for reuse by the next cache. The owner calls it once no decode step can still be reading
+    /// (a session store does so when the session ends); later reads would see another cache's data, never freed memory.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0 || _pool is null) return;
+        _pool.Return(_keys.Store);
+        _pool.Return(_values.Store);
+        _pool.Return(_keep.Store);
+    }
+
+    /// <summary>True once <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed => Volatile.Read(ref _released) != 0;
+
+    public KeyValueLayout Layout { get; }
+    public int Heads => Layout.Heads;
+    public int SourceLength => Layout.SourceLength;
+    public int HeadDim => Layout.HeadDim;
+
+    /// <summary>What the decode kernels read; throws once the cache is disposed.</summary>
+    public KeyValueView View
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return new KeyValueView(Layout, _keys.Pointer, _values.Pointer, _keep.Pointer, this);
+        }
+    }
+
+    /// <summary>The key region, <see cref="KeyValueLayout.KeyBytes"/> bytes.</summary>
+    public ReadOnlySpan<byte> KeyRegion => _keys.Span(Layout.KeyBytes);
+
+    /// <summary>The value region, <see cref="KeyValueLayout.ValueBytes"/> bytes.</summary>
+    public ReadOnlySpan<byte> ValueRegion => _values.Span(Layout.ValueBytes);
+
+    /// <summary>The keep-lane region (the source mask), <see cref="KeyValueLayout.KeepBytes"/> bytes.</summary>
+    public ReadOnlySpan<byte> KeepRegion => _keep.Span(Layout.KeepBytes);
+
+    /// <summary>Bytes this cache holds (the three buffers, alignment slack and size-class rounding included).</summary>
+    public long Bytes => (long)_keys.Store.Length + _values.Store.Length + _keep.Store.Length;
+
+    /// <summary>The logical keys, [heads, m, headDim], rebuilt from the tiles (for tests and the reference).</summary>
+    internal float[] LogicalKeys() => Layout.ReadKeys(KeyRegion);
+
+    /// <summary>The logical values, [heads, m, headDim].</summary>
+    internal float[] LogicalValues() => Layout.ReadValues(ValueRegion);
+
+    /// <summary>
+    /// Builds the cache from projected K and V, both [m, heads·headDim] (row j is source position j).
+    /// </summary>
+    /// <param name="mask">[m], 1 keep / 0 padding; empty when every position is kept</param>
+    /// <param name="pool">where the buffers come from and go back to; null allocates fresh ones</param>
+    public static KeyValueCache Create(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int sourceLength, int heads,
+        int headDim, ReadOnlySpan<byte> mask, KeyValueBufferPool? pool = null)
+    {
+        var layout = new KeyValueLayout(heads, sourceLength, headDim);
+        if (keys.Length < (long)sourceLength * heads * headDim || values.Length < (long)sourceLength * heads * headDim)
+            throw new ArgumentException("K and V must be [m, heads·headDim].");
+        if (!mask.IsEmpty)
+        {
+            if (mask.Length != sourceLength) throw new ArgumentException("mask must have one entry per source position.", nameof(mask));
+            if (!mask.ContainsAnyExcept((byte)0)) throw new ArgumentException("Every source position is padding; attention is undefined.", nameof(mask));
+        }
+        var cache = new KeyValueCache(layout, pool);
+        layout.WriteKeys(keys, cache._keys.Writable(layout.KeyBytes));
+        layout.WriteValues(values, cache._values.Writable(layout.ValueBytes));
+        layout.WriteKeep(mask, cache._keep.Writable(layout.KeepBytes));
+        return cache;
+    }
+
+    /// <summary>
+    /// Rebuilds a cache by copying regions written out from another one (<see cref="KeyRegion"/>,
+    /// <see cref="ValueRegion"/>, <see cref="KeepRegion"/>) of the same <paramref name="layout"/>.
+    /// </summary>
+    public static KeyValueCache Load(KeyValueLayout layout, ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values,
+        ReadOnlySpan<byte> keep, KeyValueBufferPool? pool = null)
+    {
+        if (keys.Length != layout.KeyBytes) throw new ArgumentException($"The key region must be {layout.KeyBytes} bytes.", nameof(keys));
+        if (values.Length != layout.ValueBytes) throw new ArgumentException($"The value region must be {layout.ValueBytes} bytes.", nameof(values));
+        if (keep.Length != layout.KeepBytes) throw new ArgumentException($"The keep region must be {layout.KeepBytes} bytes.", nameof(keep));
+        var cache = new KeyValueCache(layout, pool);
+        keys.CopyTo(cache._keys.Writable(layout.KeyBytes));
+        values.CopyTo(cache._values.Writable(layout.ValueBytes));
+        keep.CopyTo(cache._keep.Writable(layout.KeepBytes));
+        return cache;
+    }
+
+    /// <summary>A pinned buffer and the 64-byte aligned start of the region inside it.</summary>
+    private readonly struct Region
+    {
+        private Region(byte[] store)
+        {
+            Store = store;
+            nint address = (nint)Unsafe.AsPointer(ref store[0]);
+            Offset = (int)((KeyValueLayout.Alignment - (address & (KeyValueLayout.Alignment - 1))) & (KeyValueLayout.Alignment - 1));
+        }
+
+        public byte[] Store { get; }
+        private int Offset { get; }
+
+        // The store is pinned, so the address stays valid for as long as the cache holds it.
+        public byte* Pointer => (byte*)Unsafe.AsPointer(ref Store[Offset]);
+
+        public ReadOnlySpan<byte> Span(long bytes) => Store.AsSpan(Offset, (int)bytes);
+
+        public Span<byte> Writable(long bytes) => Store.AsSpan(Offset, (int)bytes);
+
+        // Over-allocated so the start can be aligned.
+        public static Region Rent(long bytes, KeyValueBufferPool? pool)
+        {
+            long size = bytes + KeyValueLayout.Alignment;
+            return new Region(pool?.Rent(size) ?? KeyValueBufferPool.Allocate(size));
+        }
+    }
+}

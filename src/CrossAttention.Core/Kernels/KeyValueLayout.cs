@@ -1,0 +1,221 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace CrossAttention.Core.Kernels;
+
+/// <summary>The element type a layer's K and V are held in. The decode kernels read <see cref="Float32"/> so far.</summary>
+public enum KeyValueElementType
+{
+    Float32 = 0,
+    Float16 = 1,
+    BFloat16 = 2,
+}
+
+public static class KeyValueElementTypes
+{
+    /// <summary>Bytes one element takes.</summary>
+    public static int Size(this KeyValueElementType elementType) => elementType switch
+    {
+        KeyValueElementType.Float32 => sizeof(float),
+        KeyValueElementType.Float16 or KeyValueElementType.BFloat16 => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "Unknown K/V element type."),
+    };
+}
+
+/// <summary>
+/// The memory format the decode kernels read one layer's cached K/V in, for one source: three contiguous regions
+/// that hold no pointers, so they can be written out and loaded back by copying bytes.
+/// </summary>
+/// <remarks>
+/// <para>Keys: transposed in tiles of <see cref="TileWidth"/> positions, [heads, tiles, headDim, 16], so one vector load
+/// of a tile row times a broadcast q[d] advances 16 scores at once; positions past m in the last tile are zero.</para>
+/// <para>Values: row-major per head, [heads, m, headDim], then <see cref="ValuePadding"/> zero elements so a full-width
+/// load of the last row's last chunk stays inside the region.</para>
+/// <para>Keep lanes: [tiles·16] 32-bit lane masks, all ones where the position is kept, zero at padding and past m
+/// (32-bit whatever the element type: the softmax runs in float32).</para>
+/// Each region starts 64-byte aligned in memory the kernels read, so no load splits a cache line.
+/// </remarks>
+public readonly record struct KeyValueLayout
+{
+    /// <summary>Positions per K tile: one Vector512 of floats, two Vector256, four Vector128.</summary>
+    public const int TileWidth = 16;
+
+    /// <summary>Zero elements after the values.</summary>
+    public const int ValuePadding = 16;
+
+    /// <summary>Bytes each region's start is aligned to.</summary>
+    public const int Alignment = 64;
+
+    public KeyValueLayout(int heads, int sourceLength, int headDim, KeyValueElementType elementType = KeyValueElementType.Float32)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sourceLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 1);
+        _ = elementType.Size(); // rejects an unknown type
+        Heads = heads;
+        SourceLength = sourceLength;
+        HeadDim = headDim;
+        ElementType = elementType;
+    }
+
+    public int Heads { get; }
+    public int SourceLength { get; }
+    public int HeadDim { get; }
+    public KeyValueElementType ElementType { get; }
+
+    public int ElementSize => ElementType.Size();
+
+    /// <summary>ceil(m / 16): K tiles per head.</summary>
+    public int Tiles => (SourceLength + TileWidth - 1) / TileWidth;
+
+    /// <summary>Bytes of the key region, [heads, tiles, headDim, 16].</summary>
+    public long KeyBytes => (long)Heads * Tiles * HeadDim * TileWidth * ElementSize;
+
+    /// <summary>Bytes of the value region, [heads, m, headDim] plus the padding.</summary>
+    public long ValueBytes => ((long)Heads * SourceLength * HeadDim + ValuePadding) * ElementSize;
+
+    /// <summary>Bytes of the keep-lane region, [tiles·16] × 4.</summary>
+    public long KeepBytes => (long)Tiles * TileWidth * sizeof(uint);
+
+    /// <summary>Writes projected keys, [m, heads·headDim] (row j is source position j), into a key region.</summary>
+    public unsafe void WriteKeys(ReadOnlySpan<float> keys, Span<byte> region)
+    {
+        CheckFloat32();
+        CheckProjected(keys, nameof(keys));
+        CheckRegion(region, KeyBytes, nameof(region));
+        fixed (float* source = keys)
+        fixed (byte* tiled = region)
+            TransposeKeys(source, (float*)tiled, SourceLength, Heads, HeadDim, Tiles);
+    }
+
+    /// <summary>Writes projected values, [m, heads·headDim], into a value region (padding zeroed).</summary>
+    public void WriteValues(ReadOnlySpan<float> values, Span<byte> region)
+    {
+        CheckFloat32();
+        CheckProjected(values, nameof(values));
+        CheckRegion(region, ValueBytes, nameof(region));
+        var rows = MemoryMarshal.Cast<byte, float>(region[..(int)ValueBytes]); // [heads, m, headDim] + padding
+        int inner = Heads * HeadDim;
+        for (int h = 0; h < Heads; h++)
+            for (int j = 0; j < SourceLength; j++)
+                values.Slice(j * inner + h * HeadDim, HeadDim).CopyTo(rows.Slice((h * SourceLength + j) * HeadDim, HeadDim));
+        rows[^ValuePadding..].Clear();
+    }
+
+    /// <summary>Writes the keep lanes of a mask ([m], 1 keep / 0 padding; empty keeps all) into a keep region.</summary>
+    public void WriteKeep(ReadOnlySpan<byte> mask, Span<byte> region)
+    {
+        if (!mask.IsEmpty && mask.Length != SourceLength)
+            throw new ArgumentException("mask must have one entry per source position.", nameof(mask));
+        CheckRegion(region, KeepBytes, nameof(region));
+        var keep = MemoryMarshal.Cast<byte, uint>(region[..(int)KeepBytes]);
+        keep.Clear();
+        for (int j = 0; j < SourceLength; j++)
+            keep[j] = mask.IsEmpty || mask[j] != 0 ? uint.MaxValue : 0u;
+    }
+
+    /// <summary>The logical keys, [heads, m, headDim], read back from a key region (for tests and the reference).</summary>
+    public float[] ReadKeys(ReadOnlySpan<byte> region)
+    {
+        CheckFloat32();
+        CheckRegion(region, KeyBytes, nameof(region));
+        var tiles = MemoryMarshal.Cast<byte, float>(region);
+        int m = SourceLength, d = HeadDim;
+        var keys = new float[(long)Heads * m * d];
+        for (int h = 0; h < Heads; h++)
+            for (int j = 0; j < m; j++)
+                for (int c = 0; c < d; c++)
+                    keys[((long)h * m + j) * d + c] = tiles[(int)((((long)h * Tiles + j / TileWidth) * d + c) * TileWidth + j % TileWidth)];
+        return keys;
+    }
+
+    /// <summary>The logical values, [heads, m, headDim], read back from a value region.</summary>
+    public float[] ReadValues(ReadOnlySpan<byte> region)
+    {
+        CheckFloat32();
+        CheckRegion(region, ValueBytes, nameof(region));
+        return MemoryMarshal.Cast<byte, float>(region)[..(Heads * SourceLength * HeadDim)].ToArray();
+    }
+
+    internal void CheckFloat32()
+    {
+        if (ElementType != KeyValueElementType.Float32)
+            throw new NotSupportedException($"K/V held as {ElementType} have no kernels yet; only Float32 is implemented.");
+    }
+
+    private void CheckProjected(ReadOnlySpan<float> projected, string name)
+    {
+        if (projected.Length < (long)SourceLength * Heads * HeadDim)
+            throw new ArgumentException("K and V must be [m, heads·headDim].", name);
+    }
+
+    private static void CheckRegion(ReadOnlySpan<byte> region, long bytes, string name)
+    {
+        if (region.Length < bytes) throw new ArgumentException($"The region holds {region.Length} bytes; the layout needs {bytes}.", name);
+    }
+
+    // [m, heads·headDim] → [heads, tiles, headDim, 16]. Walks one tile of 16 source rows at a time (16·inner floats,
+    // cache-resident) and writes each head's tile sequentially.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void TransposeKeys(float* source, float* tiled, int m, int heads, int headDim, int tiles)
+    {
+        int inner = heads * headDim;
+        for (int t = 0; t < tiles; t++)
+        {
+            int j0 = t * TileWidth;
+            int rows = Math.Min(TileWidth, m - j0);
+            for (int h = 0; h < heads; h++)
+            {
+                float* tile = tiled + ((long)h * tiles + t) * headDim * TileWidth;
+                float* column = source + (long)j0 * inner + h * headDim;
+                if (rows == TileWidth && Avx2.IsSupported)
+                {
+                    // Each tile row is two 8-lane gathers down the 16 source rows: ~8× fewer instructions than
+                    // scalar copies, and the writes stay sequential.
+                    var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * inner;
+                    float* lowerRows = column, upperRows = column + 8L * inner;
+                    for (int c = 0; c < headDim; c++)
+                    {
+                        Avx2.GatherVector256(lowerRows + c, rowOffsets, 4).Store(tile + c * TileWidth);
+                        Avx2.GatherVector256(upperRows + c, rowOffsets, 4).Store(tile + c * TileWidth + 8);
+                    }
+                    continue;
+                }
+                if (rows < TileWidth) new Span<float>(tile, headDim * TileWidth).Clear();
+                for (int r = 0; r < rows; r++)
+                {
+                    float* row = column + (long)r * inner;
+                    float* lane = tile + r;
+                    for (int c = 0; c < headDim; c++) lane[c * TileWidth] = row[c];
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One layer's K/V regions as the decode kernels read them: raw pointers into pinned memory, and the object that owns
+/// that memory, kept reachable for as long as a kernel reads through the pointers.
+/// </summary>
+public readonly unsafe struct KeyValueView
+{
+    internal KeyValueView(KeyValueLayout layout, byte* keys, byte* values, byte* keep, object owner)
+    {
+        Layout = layout;
+        Keys = keys;
+        Values = values;
+        Keep = keep;
+        Owner = owner;
+    }
+
+    public KeyValueLayout Layout { get; }
+
+    internal byte* Keys { get; }    // [heads, tiles, headDim, 16]
+    internal byte* Values { get; }  // [heads, m, headDim] + padding
+    internal byte* Keep { get; }    // [tiles·16] uint32
+    internal object? Owner { get; }
+
+    internal bool IsDefault => Owner is null;
+}
