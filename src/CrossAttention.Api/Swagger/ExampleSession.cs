@@ -1,3 +1,4 @@
+using CrossAttention.Api.Auth;
 using CrossAttention.Api.Features;
 using CrossAttention.Api.Models;
 using CrossAttention.Api.Options;
@@ -28,11 +29,11 @@ public sealed class ExampleSession(ModelCatalog catalog, ISessionStore store, Ti
         if (Model is not { } model) return null;
         lock (_lock)
         {
-            if (_id is not null && store.GetAsync(_id, CancellationToken.None).AsTask().GetAwaiter().GetResult() is not null) return _id;
+            if (_id is not null && store.GetAsync(new SessionKey(SessionOwner.Anonymous, _id), CancellationToken.None).AsTask().GetAwaiter().GetResult() is not null) return _id;
             float[] source = Values(SourceRows, model.SourceDim, 0.37);
             var encoded = model.Encode(source, SourceRows, default, ComputeOptions.Default);
             var cache = options.Value.Cache;
-            var session = new SessionEntry(SessionIds.New(), model, encoded, time.GetUtcNow(),
+            var session = new SessionEntry(new SessionKey(SessionOwner.Anonymous, SessionIds.New()), model, encoded, time.GetUtcNow(),
                 TimeSpan.FromSeconds(cache.MaxTtlSeconds), TimeSpan.FromSeconds(cache.MaxTtlSeconds));
             bool stored = store.AddAsync(session, CancellationToken.None).AsTask().GetAwaiter().GetResult() == SessionAddResult.Stored;
             if (!stored) encoded.Dispose();

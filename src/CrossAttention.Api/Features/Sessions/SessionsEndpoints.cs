@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using CrossAttention.Api.Auth;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Models;
@@ -34,8 +36,8 @@ public static class SessionsEndpoints
         group.MapPut("/sessions/{id}", PutAsync)
             .WithName("PutSession")
             .WithSummary("Encode a source under a session id the client chose (so a proxy can route the encode by id)")
-            .WithDescription("Same body and raw form as POST /encode. The id must be 16 to 128 URL-safe characters " +
-                "([A-Za-z0-9_-]); use 128 random bits. 409 if a live session already has this id.")
+            .WithDescription("Same body and raw form as POST /encode. " + SessionIds.Rule + " 409 if a live session of " +
+                "the same API key already has this id (ids are per key: another key's session with it is never touched).")
             .Accepts<EncodeRequest>(RequestBody.Json, RequestBody.OctetStream)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -85,8 +87,7 @@ public static class SessionsEndpoints
         ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
-        if (!SessionIds.IsWellFormed(id))
-            return Problems.Invalid("id", "must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url).");
+        if (!SessionIds.IsWellFormed(id)) return Problems.Invalid("id", SessionIds.Rule);
         return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
             json.Value, cancellationToken);
     }
@@ -148,7 +149,7 @@ public static class SessionsEndpoints
             var encoded = await CrossAttentionCompute.EncodeAsync(gate, found, body.Source, maskBytes, cancellationToken);
             var now = time.GetUtcNow();
             var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-            var session = new SessionEntry(id, found, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
+            var session = new SessionEntry(request.HttpContext.User.SessionKey(id), found, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
             var added = await store.AddAsync(session, cancellationToken);
             if (added != SessionAddResult.Stored) encoded.Dispose();
             switch (added)
@@ -163,13 +164,13 @@ public static class SessionsEndpoints
         }
     }
 
-    internal static async Task<Results<Ok<Session>, NotFoundProblem>> GetAsync(string id, ISessionStore store,
+    internal static async Task<Results<Ok<Session>, NotFoundProblem>> GetAsync(string id, ClaimsPrincipal user, ISessionStore store,
         CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } session ? TypedResults.Ok(ToContract(session)) : SessionNotFound(id);
+        await store.GetAsync(user.SessionKey(id), cancellationToken) is { } session ? TypedResults.Ok(ToContract(session)) : SessionNotFound(id);
 
-    internal static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(string id, ISessionStore store,
+    internal static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(string id, ClaimsPrincipal user, ISessionStore store,
         CancellationToken cancellationToken) =>
-        await store.RemoveAsync(id, cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
+        await store.RemoveAsync(user.SessionKey(id), cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
 
     internal static async Task<Results<Ok<AttentionResult>, RawFloat32Result, ValidationProblem, NotFoundProblem, ProblemHttpResult>>
         DecodeStepAsync(HttpRequest request, ISessionStore store, ComputeGate gate,
@@ -204,7 +205,7 @@ public static class SessionsEndpoints
         }
         else if (RequestBody.IsOctetStream(request))
         {
-            session = await store.GetAsync(id, cancellationToken);
+            session = await store.GetAsync(request.HttpContext.User.SessionKey(id), cancellationToken);
             if (session is null) return SessionNotFound(id);
             var model = session.Model;
             var query = new RequestValidation(settings.Limits);
@@ -231,7 +232,7 @@ public static class SessionsEndpoints
         DecodeAsync(HttpRequest request, string sessionId, SessionEntry? session, DecodeStepRequest body, ISessionStore store,
             ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
     {
-        session ??= await store.GetAsync(sessionId, cancellationToken);
+        session ??= await store.GetAsync(request.HttpContext.User.SessionKey(sessionId), cancellationToken);
         if (session is null) return SessionNotFound(sessionId);
         var model = session.Model;
         var check = new RequestValidation(settings.Limits);
