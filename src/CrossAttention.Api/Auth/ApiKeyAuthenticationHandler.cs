@@ -11,7 +11,7 @@ namespace CrossAttention.Api.Auth;
 /// refused request gets 401 problem+json with <c>WWW-Authenticate</c>.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger,
-    UrlEncoder encoder, ApiKeyRing keys, IProblemDetailsService problems)
+    UrlEncoder encoder, ApiKeyRing keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -33,19 +33,16 @@ public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSc
         bool presented = ReadPresentedKey(Request) is not null;
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = presented ? Challenge + ", error=\"invalid_token\"" : Challenge;
-        await problems.WriteAsync(new ProblemDetailsContext
+        // As every error of the service: problem+json whatever the Accept header asks for.
+        await TypedResults.Problem(new ProblemDetails
         {
-            HttpContext = Context,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status401Unauthorized,
-                Title = presented ? "API key not accepted" : "API key required",
-                Detail = presented
-                    ? "The API key sent is not one this service accepts."
-                    : $"Send the API key as 'Authorization: Bearer <key>' or '{HeaderName}: <key>'.",
-                Type = "https://tools.ietf.org/html/rfc9110#section-15.5.2",
-            },
-        });
+            Status = StatusCodes.Status401Unauthorized,
+            Title = presented ? "API key not accepted" : "API key required",
+            Detail = presented
+                ? "The API key sent is not one this service accepts."
+                : $"Send the API key as 'Authorization: Bearer <key>' or '{HeaderName}: <key>'.",
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+        }).ExecuteAsync(Context);
     }
 
     /// <summary>The key from the Authorization header (Bearer) or X-Api-Key; an Authorization header of another scheme counts as a wrong key.</summary>

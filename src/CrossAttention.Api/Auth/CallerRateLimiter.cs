@@ -64,19 +64,14 @@ public static class CallerRateLimiter
             ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
             : 1;
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
-        await problems.WriteAsync(new ProblemDetailsContext
+        await TypedResults.Problem(new ProblemDetails
         {
-            HttpContext = http,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Title = "Rate limit exceeded",
-                Detail = $"This caller's token bucket is empty; retry in {seconds} s ({RateLimitOptions.SectionName}).",
-                Type = "https://tools.ietf.org/html/rfc6585#section-4",
-                Extensions = { ["retryAfterSeconds"] = seconds },
-            },
-        });
+            Status = StatusCodes.Status429TooManyRequests,
+            Title = "Rate limit exceeded",
+            Detail = $"This caller's token bucket is empty; retry in {seconds} s ({RateLimitOptions.SectionName}).",
+            Type = "https://tools.ietf.org/html/rfc6585#section-4",
+            Extensions = { ["retryAfterSeconds"] = seconds },
+        }).ExecuteAsync(http);
     }
 
     /// <summary>Takes a request's cost in tokens from its partition's bucket, instead of the one permit the middleware asks for.</summary>
