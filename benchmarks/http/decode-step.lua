@@ -1,5 +1,6 @@
 -- wrk script: one decode step per request against one session, raw float32 or JSON.
--- Environment: SESSION_ID, BODY_FILE (request body), MODE ("binary" or "json"), LAYER (default 0), ROWS (default 1).
+-- Environment: SESSION_ID, BODY_FILE (request body), MODE ("binary" or "json"), LAYER (default 0), ROWS (default 1),
+-- API_KEY (optional).
 local session = os.getenv("SESSION_ID")
 local mode = os.getenv("MODE") or "binary"
 local layer = os.getenv("LAYER") or "0"
@@ -19,5 +20,8 @@ else
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json"
 end
+-- run.sh --api-key: the service then authenticates (and rate-limits) every step.
+local key = os.getenv("API_KEY")
+if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
 -- No response() callback: it would make wrk hand every response to Lua, costing the load generator more CPU than the
 -- server spends; wrk counts non-2xx responses itself ("Non-2xx or 3xx responses"), which run.sh reports.

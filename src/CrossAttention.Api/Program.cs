@@ -1,3 +1,4 @@
+using CrossAttention.Api.Auth;
 using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Features.Attention;
 using CrossAttention.Api.Features.DecodeSteps;
@@ -8,11 +9,13 @@ using CrossAttention.Api.Features.Sessions;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDefaultSettingsFile();
 builder.Services.AddCrossAttention();
+builder.Services.AddCrossAttentionAccess();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseCrossAttentionSwagger();
+app.UseCrossAttentionAccess();
 
 app.MapModels();
 app.MapSessions();

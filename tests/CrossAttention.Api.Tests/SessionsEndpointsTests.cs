@@ -109,7 +109,7 @@ public class SessionsEndpointsTests(ApiFactory factory) : IClassFixture<ApiFacto
     [Fact]
     public async Task PutCreatesASessionUnderTheClientsIdOnce()
     {
-        string id = "client-chosen_id-0123456789";
+        string id = "client-chosen_id-7Gq2xZ9kR";
         var created = await _client.PutAsync($"/sessions/{id}", Json.Body(new { model = "demo", source = Json.Rows(3, 64, 8) }));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.Equal($"/sessions/{id}", created.Headers.Location!.OriginalString);

@@ -6,14 +6,20 @@ namespace CrossAttention.Api.Sessions;
 /// </summary>
 public interface ISessionStore
 {
-    /// <summary>Stores a new session, or reports that it does not fit or that its id is taken; never pretends to have stored it.</summary>
+    /// <summary>
+    /// Stores a new session under its <see cref="SessionEntry.Key"/> (owner and id), or reports that it does not fit or
+    /// that this owner already has the id; never pretends to have stored it.
+    /// </summary>
     ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken);
 
-    /// <summary>The live session with this id (its sliding TTL restarts), or null when unknown, deleted or expired.</summary>
-    ValueTask<SessionEntry?> GetAsync(string id, CancellationToken cancellationToken);
+    /// <summary>
+    /// The owner's live session with this id (its sliding TTL restarts), or null when unknown, deleted, expired, or
+    /// another owner's.
+    /// </summary>
+    ValueTask<SessionEntry?> GetAsync(SessionKey key, CancellationToken cancellationToken);
 
-    /// <summary>Removes the session; false when there was none.</summary>
-    ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken);
+    /// <summary>Removes the owner's session; false when the owner has none with this id.</summary>
+    ValueTask<bool> RemoveAsync(SessionKey key, CancellationToken cancellationToken);
 
     /// <summary>Bytes currently held and the limit, for capacity decisions and reporting.</summary>
     SessionStoreUsage Usage { get; }
@@ -26,7 +32,7 @@ public enum SessionAddResult
     /// <summary>The store is full (or the session is larger than its whole capacity).</summary>
     InsufficientStorage,
 
-    /// <summary>A live session already has this id; the existing one is untouched.</summary>
+    /// <summary>A live session of the same owner already has this id; the existing one is untouched.</summary>
     AlreadyExists,
 }
 

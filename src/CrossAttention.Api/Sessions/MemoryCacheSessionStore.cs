@@ -38,7 +38,7 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
         // Adds are rare next to reads; one lock makes "is the id free, then set" atomic (a client may choose the id).
         lock (_addLock)
         {
-            if (_cache.TryGetValue(session.Id, out SessionEntry? existing) && existing is not null && _time.GetUtcNow() < existing.ExpiresAt)
+            if (_cache.TryGetValue(session.Key, out SessionEntry? existing) && existing is not null && _time.GetUtcNow() < existing.ExpiresAt)
                 return ValueTask.FromResult(SessionAddResult.AlreadyExists);
             if (TrySet(session)) return ValueTask.FromResult(SessionAddResult.Stored);
             // Expired sessions still count towards the size until the cache scans them out: drop them and try once more.
@@ -47,9 +47,9 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
         }
     }
 
-    public ValueTask<SessionEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    public ValueTask<SessionEntry?> GetAsync(SessionKey key, CancellationToken cancellationToken)
     {
-        if (!_cache.TryGetValue(id, out SessionEntry? session) || session is null) return ValueTask.FromResult<SessionEntry?>(null);
+        if (!_cache.TryGetValue(key, out SessionEntry? session) || session is null) return ValueTask.FromResult<SessionEntry?>(null);
         var now = _time.GetUtcNow();
         if (now >= session.ExpiresAt) // the cache checks lazily; the session's own clock is the contract
         {
@@ -60,20 +60,20 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
         return ValueTask.FromResult<SessionEntry?>(session);
     }
 
-    public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken)
+    public ValueTask<bool> RemoveAsync(SessionKey key, CancellationToken cancellationToken)
     {
-        if (!_cache.TryGetValue(id, out SessionEntry? session) || session is null) return ValueTask.FromResult(false);
+        if (!_cache.TryGetValue(key, out SessionEntry? session) || session is null) return ValueTask.FromResult(false);
         bool live = _time.GetUtcNow() < session.ExpiresAt;
         RemoveIfSame(session);
         return ValueTask.FromResult(live);
     }
 
-    // Only this entry: a client may meanwhile have put a new session under the same id.
+    // Only this entry: a client may meanwhile have put a new session under the same key.
     private void RemoveIfSame(SessionEntry session)
     {
         lock (_addLock)
         {
-            if (_cache.TryGetValue(session.Id, out SessionEntry? current) && ReferenceEquals(current, session)) _cache.Remove(session.Id);
+            if (_cache.TryGetValue(session.Key, out SessionEntry? current) && ReferenceEquals(current, session)) _cache.Remove(session.Key);
         }
     }
 
@@ -95,9 +95,9 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
         {
             if (reason != EvictionReason.Capacity) (value as SessionEntry)?.Encoded.Dispose();
         });
-        _cache.Set(session.Id, session, entryOptions);
+        _cache.Set(session.Key, session, entryOptions);
         // IMemoryCache silently drops an entry that does not fit: only a read-back tells.
-        return _cache.TryGetValue(session.Id, out SessionEntry? stored) && ReferenceEquals(stored, session);
+        return _cache.TryGetValue(session.Key, out SessionEntry? stored) && ReferenceEquals(stored, session);
     }
 }
 

@@ -8,10 +8,10 @@ public sealed class SessionEntry
 {
     private long _lastUsedTicks;
 
-    public SessionEntry(string id, CrossAttentionModel model, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
+    public SessionEntry(SessionKey key, CrossAttentionModel model, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
         TimeSpan maxLifetime)
     {
-        Id = id;
+        Key = key;
         Model = model;
         Encoded = encoded;
         CreatedAt = createdAt;
@@ -20,7 +20,13 @@ public sealed class SessionEntry
         _lastUsedTicks = createdAt.UtcTicks;
     }
 
-    public string Id { get; }
+    /// <summary>Owner and id: the owner is plain data on the entry, so it travels with the session to any store.</summary>
+    public SessionKey Key { get; }
+
+    public string Id => Key.Id;
+
+    /// <summary>The API key name that created the session (empty without keys); no other key can see it.</summary>
+    public string Owner => Key.Owner;
     /// <summary>The model the source was encoded with; its steps use the same weights whatever the catalog does later.</summary>
     public CrossAttentionModel Model { get; }
 

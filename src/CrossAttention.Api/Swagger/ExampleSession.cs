@@ -1,4 +1,5 @@
 using CrossAttention.Core.Scheduling;
+using CrossAttention.Api.Auth;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
@@ -30,16 +31,19 @@ public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, TimeP
     /// <summary>The model the examples use: the demo model, or else the first one served.</summary>
     public CrossAttentionModel? Model => catalog.TryGet(DemoModel.Name, out var demo) ? demo : catalog.All.FirstOrDefault();
 
-    /// <summary>Encodes the example session's source (not yet stored); null when no model is served.</summary>
-    internal async ValueTask<SessionEntry?> EncodeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Encodes the example session's source for the caller's key (not yet stored); null when no model is served. Each key
+    /// gets its own example session under the same id, as sessions are owned by the key that created them.
+    /// </summary>
+    internal async ValueTask<SessionEntry?> EncodeAsync(SessionKey key, CancellationToken cancellationToken)
     {
         if (Model is not { } model) return null;
         float[] source = Values(SourceRows, model.SourceDim, 0.37);                 // [m, d_src]
         EncodedSource encoded;
         using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
-            encoded = model.Encode(source, SourceRows, default, new ComputeOptions(KernelVariants.Best, lease.Threads));
+            encoded = model.Encode(source, SourceRows, default, lease.Options);
         var lifetime = TimeSpan.FromSeconds(options.Value.Cache.MaxTtlSeconds);
-        return new SessionEntry(Id, model, encoded, time.GetUtcNow(), lifetime, lifetime);
+        return new SessionEntry(key, model, encoded, time.GetUtcNow(), lifetime, lifetime);
     }
 
     /// <summary>Deterministic, readable example values: [rows, columns] with two decimals.</summary>

@@ -13,17 +13,17 @@ public sealed class ExampleSessionStore(ISessionStore inner, ExampleSession exam
     public ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken) =>
         inner.AddAsync(session, cancellationToken);
 
-    public ValueTask<bool> RemoveAsync(string id, CancellationToken cancellationToken) => inner.RemoveAsync(id, cancellationToken);
+    public ValueTask<bool> RemoveAsync(SessionKey key, CancellationToken cancellationToken) => inner.RemoveAsync(key, cancellationToken);
 
-    public async ValueTask<SessionEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    public async ValueTask<SessionEntry?> GetAsync(SessionKey key, CancellationToken cancellationToken)
     {
-        var session = await inner.GetAsync(id, cancellationToken);
-        if (session is not null || id != example.Id) return session;
-        if (await example.EncodeAsync(cancellationToken) is not { } created) return null;
+        var session = await inner.GetAsync(key, cancellationToken);
+        if (session is not null || key.Id != example.Id) return session;
+        if (await example.EncodeAsync(key, cancellationToken) is not { } created) return null;
         var added = await inner.AddAsync(created, cancellationToken);
         if (added == SessionAddResult.Stored) return created;
         created.Encoded.Dispose();
         // Another request stored it first (AlreadyExists), or the cache is full (then there is none).
-        return await inner.GetAsync(id, cancellationToken);
+        return await inner.GetAsync(key, cancellationToken);
     }
 }

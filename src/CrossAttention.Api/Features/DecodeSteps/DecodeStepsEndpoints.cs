@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using CrossAttention.Api.Auth;
 using CrossAttention.Core.Scheduling;
 using System.Net.Mime;
 using CrossAttention.Api.Contracts;
@@ -47,7 +49,7 @@ public static class DecodeStepsEndpoints
         var body = parameters.Body;
         if (string.IsNullOrEmpty(body.SessionId))
             return Problems.Invalid("sessionId", "is required.");
-        return await DecodeAsync(body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
+        return await DecodeAsync(parameters.Request.HttpContext.User, body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
     }
 
     internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> SessionDecodeStepAsync(
@@ -56,13 +58,13 @@ public static class DecodeStepsEndpoints
         var body = parameters.Body;
         if (body.SessionId is { } named && named != parameters.Id)
             return Problems.Invalid("sessionId", $"names session '{named}', but the path names '{parameters.Id}'; omit it or make them agree.");
-        return await DecodeAsync(parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
+        return await DecodeAsync(parameters.Request.HttpContext.User, parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
     }
 
-    private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeAsync(string sessionId,
+    private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeAsync(ClaimsPrincipal user, string sessionId,
         DecodeStepRequest body, ISessionStore store, ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
     {
-        var session = await store.GetAsync(sessionId, cancellationToken);
+        var session = await store.GetAsync(user.SessionKey(sessionId), cancellationToken);
         if (session is null) return SessionsEndpoints.SessionNotFound(sessionId);
         var model = session.Model;
         var check = new RequestValidation(settings.Limits);

@@ -11,12 +11,12 @@ public static class HealthEndpoints
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).WithTags("Health");
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).WithTags("Health").AllowAnonymous();
         app.MapHealthChecks("/health/ready", new()
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = WriteReportAsync,
-        }).WithTags("Health");
+        }).WithTags("Health").AllowAnonymous();
         return app;
     }
 

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net.Mime;
+using System.Security.Claims;
+using CrossAttention.Api.Auth;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Services;
@@ -36,7 +38,8 @@ public static class SessionsEndpoints
             .WithName("PutSession")
             .WithSummary("Encode a source under a session id the client chose (so a proxy can route the encode by id)")
             .WithDescription("Same body and raw form as POST /encode. The id must be 16 to 128 URL-safe characters " +
-                "([A-Za-z0-9_-]); use 128 random bits. 409 if a live session already has this id.")
+                "([A-Za-z0-9_-]) that look random: " + SessionIds.Rule + " 409 if a live session of the same API key already has "+
+                "this id (ids are per key: another key's session with it is never touched).")
             .Accepts<EncodeRequest>(MediaTypeNames.Application.Json, MediaTypeNames.Application.Octet)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -61,8 +64,7 @@ public static class SessionsEndpoints
     internal static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> PutAsync(
         string id, [AsParameters] EncodeParameters parameters)
     {
-        if (!SessionIds.IsWellFormed(id))
-            return Problems.Invalid("id", "must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url).");
+        if (!SessionIds.IsWellFormed(id)) return Problems.Invalid("id", SessionIds.Rule);
         return await CreateSessionAsync(id, parameters);
     }
 
@@ -86,7 +88,7 @@ public static class SessionsEndpoints
 
         var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, parameters.CancellationToken);
         var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-        var session = new SessionEntry(id, model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
+        var session = new SessionEntry(parameters.Request.HttpContext.User.SessionKey(id), model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
         var added = await store.AddAsync(session, parameters.CancellationToken);
         if (added != SessionAddResult.Stored) encoded.Dispose();
         switch (added)
@@ -100,13 +102,13 @@ public static class SessionsEndpoints
         return TypedResults.Created($"/sessions/{session.Id}", ToContract(session));
     }
 
-    internal static async Task<Results<Ok<Session>, NotFoundProblem>> GetAsync(string id, ISessionStore store,
+    internal static async Task<Results<Ok<Session>, NotFoundProblem>> GetAsync(string id, ClaimsPrincipal user, ISessionStore store,
         CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } session ? TypedResults.Ok(ToContract(session)) : SessionNotFound(id);
+        await store.GetAsync(user.SessionKey(id), cancellationToken) is { } session ? TypedResults.Ok(ToContract(session)) : SessionNotFound(id);
 
-    internal static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(string id, ISessionStore store,
+    internal static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(string id, ClaimsPrincipal user, ISessionStore store,
         CancellationToken cancellationToken) =>
-        await store.RemoveAsync(id, cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
+        await store.RemoveAsync(user.SessionKey(id), cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
 
     internal static Session ToContract(SessionEntry s) =>
         new(s.Id, s.ModelName, s.Encoded.Layers.Count, s.Encoded.SourceLength, s.KvBytes, s.CreatedAt, s.ExpiresAt);
