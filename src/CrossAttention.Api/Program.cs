@@ -3,15 +3,18 @@ using CrossAttention.Api.Features.Health;
 using CrossAttention.Api.Features.Models;
 using CrossAttention.Api.Features.Sessions;
 using CrossAttention.Api.Infrastructure;
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Swagger;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDefaultSettingsFile();
 builder.Services.AddCrossAttention();
+builder.AddCrossAttentionObservability();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseCrossAttentionMetrics();
 app.UseCrossAttentionSwagger();
 
 app.MapModels();

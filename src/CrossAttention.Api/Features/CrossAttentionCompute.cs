@@ -1,4 +1,5 @@
 using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Core.Engine;
 using CrossAttention.Core.Kernels;
@@ -12,7 +13,9 @@ internal static class CrossAttentionCompute
     public static async ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, CrossAttentionModel model, FloatMatrix source,
         byte[]? mask, CancellationToken cancellationToken)
     {
+        using var observed = ComputeTelemetry.Encode(gate, model, source); // observability hook
         using var lease = await gate.EnterAsync(gate.Capacity, cancellationToken);
+        using var computing = observed.Computing(lease.Threads); // observability hook
         return model.Encode(source.Values, source.Rows, mask, new ComputeOptions(KernelVariants.Best, lease.Threads));
     }
 
@@ -21,6 +24,7 @@ internal static class CrossAttentionCompute
         KeyValueCache cache, FloatMatrix queries, bool returnAttention, CancellationToken cancellationToken)
     {
         int n = queries.Rows;
+        using var observed = ComputeTelemetry.DecodeStep(gate, model, layer, queries, cache.SourceLength); // observability hook
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
         float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
         await gate.DecodeAsync(new DecodeStepJob(model.Layers[layer], cache, queries, n, output, attention), cancellationToken);

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using CrossAttention.Api.Contracts;
+using CrossAttention.Core.Diagnostics;
 using CrossAttention.Core.Engine;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
@@ -26,15 +28,20 @@ public sealed class ComputeGate
     private int _idle;
     private Waiter? _head, _tail;
     private long _decodeBatches, _decodeSteps;
+    private readonly CrossAttentionMetrics? _metrics; // observability hook
 
-    public ComputeGate(int cores, int maxBatchRows)
+    public ComputeGate(int cores, int maxBatchRows, CrossAttentionMetrics? metrics = null)
     {
+        _metrics = metrics; // observability hook
         _capacity = Math.Max(1, cores);
         _maxBatchRows = Math.Max(1, maxBatchRows);
         _idle = _capacity;
     }
 
     public int Capacity => _capacity;
+
+    /// <summary>Where the gate's users record compute time too (null when not measured).</summary>
+    public CrossAttentionMetrics? Metrics => _metrics; // observability hook
 
     /// <summary>Decode batches run so far (a step run alone counts as a batch of one).</summary>
     public long DecodeBatches => Interlocked.Read(ref _decodeBatches);
@@ -97,6 +104,7 @@ public sealed class ComputeGate
     {
         Interlocked.Increment(ref _decodeBatches);
         Interlocked.Add(ref _decodeSteps, steps.Count);
+        using var measured = _metrics?.StartBatch(steps.Count, steps.Sum(static s => s.Rows), steps.Select(static s => s.TraceContext)); // observability hook
         steps[0].Layer.DecodeBatch(steps, new ComputeOptions(KernelVariants.Best, threads));
     }
 
@@ -225,6 +233,8 @@ public sealed class ComputeGate
     private void EnqueueLocked(Waiter waiter)
     {
         waiter.Queued = true;
+        waiter.EnqueuedAt = Stopwatch.GetTimestamp(); // observability hook
+        _metrics?.Enqueued(); // observability hook
         waiter.Previous = _tail;
         if (_tail is null) _head = waiter;
         else _tail.Next = waiter;
@@ -239,6 +249,7 @@ public sealed class ComputeGate
         else waiter.Next.Previous = waiter.Previous;
         waiter.Next = waiter.Previous = null;
         waiter.Queued = false;
+        _metrics?.Dequeued(waiter.EnqueuedAt, waiter is DecodeStepJob, waiter.TraceContext); // observability hook
     }
 
     /// <summary>Takes a waiter whose request was cancelled out of the queue; false if a core already took it.</summary>
@@ -265,6 +276,8 @@ public sealed class ComputeGate
     {
         internal Waiter? Next, Previous;
         internal bool Queued;
+        internal long EnqueuedAt; // observability hook: Stopwatch timestamp
+        internal readonly ActivityContext TraceContext = Activity.Current?.Context ?? default; // observability hook: the request's span
 
         private protected static CancellationTokenRegistration OnCancel(ComputeGate gate, Waiter waiter,
             CancellationToken cancellationToken, Action<Waiter, CancellationToken> cancel) =>

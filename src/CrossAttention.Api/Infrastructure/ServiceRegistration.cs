@@ -40,7 +40,8 @@ public static class ServiceRegistration
         services.AddHostedService<ModelLoadingService>();
         services.AddSingleton<ISessionStore, MemoryCacheSessionStore>();
         services.AddSingleton(sp => new ComputeGate(Environment.ProcessorCount,
-            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Batching.MaxRows));
+            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Batching.MaxRows,
+            sp.GetService<CrossAttention.Core.Diagnostics.CrossAttentionMetrics>()));
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();
