@@ -1,6 +1,7 @@
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Models;
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Models;
@@ -143,7 +144,11 @@ public static class SessionsEndpoints
 
             // A source whose K/V could never fit is refused before any work is spent on it.
             long needed = found.KeyValueBytes(body.Source!.Rows, maskBytes is not null);
-            if (needed > store.Usage.LimitBytes) return InsufficientStorage(request.HttpContext.Response, needed, store.Usage);
+            if (needed > store.Usage.LimitBytes)
+            {
+                Telemetry(request)?.Refused("larger_than_cache", StatusCodes.Status507InsufficientStorage, found.Name, needed, owner: null); // observability hook
+                return InsufficientStorage(request.HttpContext.Response, needed, store.Usage);
+            }
 
             var encoded = await CrossAttentionCompute.EncodeAsync(gate, found, body.Source, maskBytes, cancellationToken);
             var now = time.GetUtcNow();
@@ -253,6 +258,7 @@ public static class SessionsEndpoints
         {
             session.Encoded.Release();
         }
+        Telemetry(request)?.DecodeStep(sessionId, model.Name, layer, body.Queries!.Rows, session.Encoded.SourceLength); // observability hook
         return CrossAttentionCompute.WantsRawFloat32(request) ? new RawFloat32Result(result) : TypedResults.Ok(result);
     }
 
@@ -266,6 +272,8 @@ public static class SessionsEndpoints
                 : $"No model named '{name}' yet; models are still loading (GET /health/ready).");
         return missing is null;
     }
+
+    private static SessionTelemetry? Telemetry(HttpRequest request) => request.HttpContext.RequestServices.GetService<SessionTelemetry>(); // observability hook
 
     internal static Session ToContract(SessionEntry s) =>
         new(s.Id, s.ModelName, s.Encoded.Layers.Count, s.Encoded.SourceLength, s.KvBytes, s.CreatedAt, s.ExpiresAt);
