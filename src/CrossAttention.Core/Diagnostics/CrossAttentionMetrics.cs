@@ -68,7 +68,7 @@ public sealed class CrossAttentionMetrics
         _encodeDuration = meter.CreateHistogram("crossattention.encode.duration", "s",
             "Compute time of one encode (K and V of every layer), holding its cores; queue wait excluded.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        _requestBytesInFlight = meter.CreateUpDownCounter<long>("crossattention.request.bytes_in_flight", "By",
+        _requestBytesInFlight = meter.CreateUpDownCounter<long>("crossattention.request.in_flight", "By",
             "Tensor bytes of requests being read or computed right now (parsed float32 bodies).");
     }
 

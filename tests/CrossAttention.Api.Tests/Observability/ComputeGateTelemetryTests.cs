@@ -101,7 +101,7 @@ public sealed class ComputeGateTelemetryTests : IDisposable
         (await encode).Dispose();
 
         Assert.Equal(0, QueueLength());
-        var waits = Recorded("crossattention.compute.queue.wait");
+        var waits = Recorded("crossattention.compute.queue.wait"); // crossattention_compute_queue_wait_seconds in Prometheus
         Assert.Equal(["decode_step", "decode_step", "slot"], waits.Select(w => w.Work).Order());
         Assert.All(waits, w => Assert.True(w.Value >= 0));
         Assert.Equal([2.0], Recorded("crossattention.decode.batch.steps").Select(m => m.Value));
