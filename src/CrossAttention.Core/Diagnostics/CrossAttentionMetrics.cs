@@ -48,29 +48,30 @@ public sealed class CrossAttentionMetrics
         _lookups = meter.CreateCounter<long>("crossattention.session.lookups", "{lookup}",
             "Session lookups by id: result=hit or miss (unknown, deleted or expired).");
         _refusals = meter.CreateCounter<long>("crossattention.rejections", "{request}",
-            "Requests refused for capacity or conflict, by reason (cache_full = 507, id_taken = 409, ...).");
+            "Requests refused for capacity or conflict, by reason (cache_full and larger_than_cache = 507, id_taken = 409).");
         _sessionEnds = meter.CreateCounter<long>("crossattention.session.ends", "{session}",
             "Sessions ended, by reason: deleted or expired.");
         // Observed rather than counted, so the series exists (at 0) before anything has ever waited.
         meter.CreateObservableUpDownCounter("crossattention.compute.queue.length", () => Interlocked.Read(ref _queueLength),
             "{request}", "Requests waiting for a core.");
-        _queueWait = meter.CreateHistogram("crossattention.compute.queue.wait", "s",
-            "Time a request waited for a core (work=decode_step or slot; slot = encodes and stateless attention).",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        _batchSteps = meter.CreateHistogram("crossattention.decode.batch.steps", "{step}",
-            "Decode steps run together in one batch (a step run alone is a batch of one).",
-            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = CountBuckets });
-        _batchRows = meter.CreateHistogram("crossattention.decode.batch.rows", "{row}",
-            "Query rows in one decode batch.", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = CountBuckets });
-        _batchDuration = meter.CreateHistogram("crossattention.decode.batch.duration", "s",
-            "Compute time of one decode batch; every step in it waited this long for its result once it left the queue.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        _encodeDuration = meter.CreateHistogram("crossattention.encode.duration", "s",
-            "Compute time of one encode (K and V of every layer), holding its cores; queue wait excluded.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _queueWait = Seconds(meter, "crossattention.compute.queue.wait",
+            "Time a request waited for a core (work=decode_step or slot; slot = encodes and stateless attention).");
+        _batchSteps = Sizes(meter, "crossattention.decode.batch.steps", "{step}",
+            "Decode steps run together in one batch (a step run alone is a batch of one).");
+        _batchRows = Sizes(meter, "crossattention.decode.batch.rows", "{row}", "Query rows in one decode batch.");
+        _batchDuration = Seconds(meter, "crossattention.decode.batch.duration",
+            "Compute time of one decode batch; every step in it waited this long for its result once it left the queue.");
+        _encodeDuration = Seconds(meter, "crossattention.encode.duration",
+            "Compute time of one encode (K and V of every layer), holding its cores; queue wait excluded.");
         _requestBytesInFlight = meter.CreateUpDownCounter<long>("crossattention.request.in_flight", "By",
-            "Tensor bytes of requests being read or computed right now (parsed float32 bodies).");
+            "Tensor bytes (parsed float32 sources and queries) of requests waiting for or in compute.");
     }
+
+    private static Histogram<double> Seconds(Meter meter, string name, string description) =>
+        meter.CreateHistogram(name, "s", description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+
+    private static Histogram<int> Sizes(Meter meter, string name, string unit, string description) =>
+        meter.CreateHistogram(name, unit, description, advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = CountBuckets });
 
     /// <summary>Reads live sessions and their bytes from the session store on each collection (set once at start).</summary>
     public void ObserveSessions(Func<(long Sessions, long Bytes)> usage) => _sessionUsage = usage;
