@@ -3,7 +3,6 @@ using System.Net;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Diagnostics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using CrossAttention.Api.Infrastructure;
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Tests.Support;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -48,6 +50,21 @@ public class MetricsEndpointTests
         factory.Settings["CrossAttention:Metrics:Port"] = "70000";
         var error = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
         Assert.Contains("CrossAttention:Metrics:Port", error.ToString());
+    }
+
+    /// <summary>Spans are only recorded when an OTLP endpoint is configured (then metrics and traces go there).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TracingIsOnOnlyWithAnOtlpEndpoint(bool endpointSet)
+    {
+        string[] args = endpointSet ? ["--OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317"] : [];
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(args);
+        builder.Services.AddCrossAttention();
+        builder.AddCrossAttentionObservability();
+        await using var app = builder.Build();
+        Assert.Equal(endpointSet, app.Services.GetService<OpenTelemetry.Trace.TracerProvider>() is not null);
+        Assert.NotNull(app.Services.GetService<OpenTelemetry.Metrics.MeterProvider>());
     }
 
     private static int FreePort()
