@@ -5,15 +5,18 @@ using CrossAttention.Api.Features.DecodeSteps;
 using CrossAttention.Api.Features.Health;
 using CrossAttention.Api.Features.Models;
 using CrossAttention.Api.Features.Sessions;
+using CrossAttention.Api.Observability;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDefaultSettingsFile();
 builder.Services.AddCrossAttention();
 builder.Services.AddCrossAttentionAccess();
+builder.AddCrossAttentionObservability();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseCrossAttentionMetrics();
 app.UseCrossAttentionSwagger();
 app.UseCrossAttentionAccess();
 

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
@@ -101,26 +100,5 @@ public class CacheLifetimeTests
 
         Assert.Equal(0, refusing.PooledBytes);
         Assert.Equal(pooledBytes, keeping.PooledBytes);
-    }
-
-    [Fact]
-    public void PooledBytesArePublishedOnTheMeterGiven()
-    {
-        using var meter = new Meter("CrossAttention");
-        var pool = new KeyValueBufferPool(limitBytes: 1L << 20, meter);
-        var buffer = pool.Rent(100_000);
-        pool.Return(buffer);
-
-        long observed = -1;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == KeyValueBufferPool.PooledBytesInstrument)
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => observed = value);
-        listener.Start();
-        listener.RecordObservableInstruments();
-        Assert.Equal(buffer.Length, observed);
     }
 }

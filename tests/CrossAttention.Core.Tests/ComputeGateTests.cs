@@ -1,3 +1,4 @@
+using CrossAttention.Core.Diagnostics;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using CrossAttention.Core.Caching;
@@ -59,7 +60,7 @@ public class ComputeGateTests
     public async Task AStepThatFindsACoreFreeRunsAtOnceAlone()
     {
         using var batches = new BatchSizes();
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, meter: batches.Meter);
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, metrics: batches.Metrics);
         var step = NewStep(Encode(0, 11, 1), 0, 2, 2);
 
         var run = gate.DecodeAsync(step.Job, CancellationToken.None);
@@ -74,7 +75,7 @@ public class ComputeGateTests
     public async Task StepsThatWaitedForTheLayerRunAsOneBatchAndEachGetsItsOwnExactResult()
     {
         using var batches = new BatchSizes();
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, meter: batches.Meter);
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, metrics: batches.Metrics);
         KeyValueCache first = Encode(0, 11, 1), second = Encode(0, 5, 3);
         var steps = new[] { NewStep(first, 0, 1, 10), NewStep(second, 0, 3, 11), NewStep(first, 0, 2, 12), NewStep(second, 0, 1, 13) };
 
@@ -88,7 +89,7 @@ public class ComputeGateTests
     public async Task ABatchHoldsAtMostMaxRowsAndOtherLayersWaitTheirOwnTurn()
     {
         using var batches = new BatchSizes();
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 3, meter: batches.Meter);
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 3, metrics: batches.Metrics);
         KeyValueCache layer0 = Encode(0, 7, 1), layer1 = Encode(1, 7, 2);
         var steps = new[]
         {
@@ -106,7 +107,7 @@ public class ComputeGateTests
     public async Task ACancelledWaitingStepLeavesTheQueueAndNeverRuns()
     {
         using var batches = new BatchSizes();
-        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, meter: batches.Meter);
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 64, metrics: batches.Metrics);
         var cache = Encode(0, 9, 1);
         var kept = NewStep(cache, 0, 1, 10);
         var dropped = NewStep(cache, 0, 1, 11);
@@ -262,30 +263,39 @@ public class ComputeGateTests
     }
 
     /// <summary>The decode batch sizes one gate records, read through its own meter (no other gate's can mix in).</summary>
-    private sealed class BatchSizes : IDisposable
+    private sealed class BatchSizes : IDisposable, IMeterFactory
     {
         private readonly MeterListener _listener = new();
         private readonly ConcurrentQueue<int> _sizes = new();
+        private readonly List<Meter> _meters = [];
 
         public BatchSizes()
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (ReferenceEquals(instrument.Meter, Meter) && instrument.Name == ComputeGate.DecodeBatchSizeInstrument)
+                if (_meters.Contains(instrument.Meter) && instrument.Name == CrossAttentionMetrics.DecodeBatchStepsInstrument)
                     listener.EnableMeasurementEvents(instrument);
             };
             _listener.SetMeasurementEventCallback<int>((_, size, _, _) => _sizes.Enqueue(size));
             _listener.Start();
+            Metrics = new CrossAttentionMetrics(this);
         }
 
-        public Meter Meter { get; } = new(ComputeGate.MeterName);
+        public CrossAttentionMetrics Metrics { get; }
 
         public int[] Recorded => _sizes.ToArray();
+
+        Meter IMeterFactory.Create(MeterOptions options)
+        {
+            var meter = new Meter(options);
+            _meters.Add(meter);
+            return meter;
+        }
 
         public void Dispose()
         {
             _listener.Dispose();
-            Meter.Dispose();
+            foreach (var meter in _meters) meter.Dispose();
         }
     }
 }

@@ -51,11 +51,10 @@ public static class ServiceRegistration
             var options = sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value;
             KernelVariants.TryParse(options.Compute.Variant, out var variant, out _); // validated at start
             return new ComputeGate(Environment.ProcessorCount, options.Batching.MaxRows, variant,
-                sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName));
+                sp.GetService<CrossAttention.Core.Diagnostics.CrossAttentionMetrics>());
         });
         services.AddSingleton(sp => new KeyValueBufferPool(
-            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit,
-            sp.GetRequiredService<IMeterFactory>().Create(ComputeGate.MeterName)));
+            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit));
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();

@@ -1,4 +1,5 @@
 using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Models;
@@ -9,15 +10,21 @@ namespace CrossAttention.Api.Services;
 /// <summary>The engine calls the endpoints share: each runs on cores the <see cref="ComputeGate"/> hands out.</summary>
 internal static class CrossAttentionCompute
 {
-    public static ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, KeyValueBufferPool pool, CrossAttentionModel model,
-        FloatMatrix source, byte[]? mask, CancellationToken cancellationToken) =>
-        gate.EncodeAsync(model, source.Memory, source.Rows, mask, pool, cancellationToken);
+    public static async ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, KeyValueBufferPool pool, CrossAttentionModel model,
+        FloatMatrix source, byte[]? mask, CancellationToken cancellationToken)
+    {
+        using var observed = ComputeTelemetry.Encode(gate, model, source);
+        using var lease = await gate.EnterAsync(gate.Capacity, cancellationToken);
+        using var computing = observed.Computing(lease.Threads);
+        return model.Encode(source.Values, source.Rows, mask, lease.Options, pool);
+    }
 
     /// <summary>One layer's decode step (batched with other waiting steps of the layer); the response buffers are the only tensor allocation.</summary>
     public static async ValueTask<AttentionResult> DecodeAsync(ComputeGate gate, CrossAttentionModel model, int layer,
         KeyValueCache cache, FloatMatrix queries, bool returnAttention, CancellationToken cancellationToken)
     {
         int n = queries.Rows;
+        using var observed = ComputeTelemetry.DecodeStep(gate, model, layer, queries, cache.SourceLength); // observability hook
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
         float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
         await gate.DecodeAsync(model.Layers[layer], cache, queries.Memory, n, output, attention, cancellationToken);

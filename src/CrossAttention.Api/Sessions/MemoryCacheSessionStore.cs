@@ -1,3 +1,4 @@
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Options;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -15,9 +16,11 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
     private readonly TimeProvider _time;
     private readonly long _limit;
     private readonly Lock _addLock = new();
+    private readonly SessionTelemetry? _telemetry;
 
-    public MemoryCacheSessionStore(IOptions<CrossAttentionOptions> options, TimeProvider time)
+    public MemoryCacheSessionStore(IOptions<CrossAttentionOptions> options, TimeProvider time, SessionTelemetry? telemetry = null)
     {
+        _telemetry = telemetry;
         _time = time;
         _limit = options.Value.Cache.SizeLimitBytes;
         _cache = new MemoryCache(new MemoryCacheOptions
@@ -95,9 +98,17 @@ public sealed class MemoryCacheSessionStore : ISessionStore, IDisposable
         {
             if (reason != EvictionReason.Capacity) (value as SessionEntry)?.Encoded.Dispose();
         });
+        if (_telemetry is not null) entryOptions.RegisterPostEvictionCallback(static (_, value, reason, store) => ((MemoryCacheSessionStore)store!).ReportEnd(value, reason), this);
         _cache.Set(session.Key, session, entryOptions);
         // IMemoryCache silently drops an entry that does not fit: only a read-back tells.
         return _cache.TryGetValue(session.Key, out SessionEntry? stored) && ReferenceEquals(stored, session);
+    }
+
+    // A session ends when its entry leaves the cache for any reason but "did not fit" (never stored).
+    private void ReportEnd(object? value, EvictionReason reason)
+    {
+        if (reason == EvictionReason.Capacity || value is not SessionEntry session) return;
+        _telemetry!.Ended(session, _time.GetUtcNow() >= session.ExpiresAt ? "expired" : "deleted", session.Owner);
     }
 }
 

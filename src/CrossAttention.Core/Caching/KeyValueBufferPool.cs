@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Numerics;
 
 namespace CrossAttention.Core.Caching;
@@ -17,9 +16,6 @@ namespace CrossAttention.Core.Caching;
 /// </remarks>
 public sealed class KeyValueBufferPool
 {
-    /// <summary>Name of the gauge of <see cref="PooledBytes"/>.</summary>
-    public const string PooledBytesInstrument = "crossattention.kv.pooled_bytes";
-
     private const int ClassesPerOctave = 8;
     private const long MinimumPooledBytes = 64 * 1024; // smaller arrays are cheap to allocate
 
@@ -27,13 +23,10 @@ public sealed class KeyValueBufferPool
     private long _pooledBytes;
 
     /// <param name="limitBytes">most bytes of idle buffers kept for reuse; 0 keeps none</param>
-    /// <param name="meter">where to publish <see cref="PooledBytes"/> (<see cref="PooledBytesInstrument"/>); null publishes nothing</param>
-    public KeyValueBufferPool(long limitBytes, Meter? meter = null)
+    public KeyValueBufferPool(long limitBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(limitBytes);
         LimitBytes = limitBytes;
-        meter?.CreateObservableUpDownCounter(PooledBytesInstrument, () => PooledBytes, "By",
-            "Bytes of K/V buffers from ended caches held for reuse (in no session's bytes).");
     }
 
     public long LimitBytes { get; }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Scheduling;
@@ -33,6 +34,8 @@ public sealed partial class ComputeGate
     {
         internal Waiter? Next, Previous;
         internal bool Queued;
+        internal long EnqueuedAt; // Stopwatch timestamp, for the queue-wait metric
+        internal readonly ActivityContext TraceContext = Activity.Current?.Context ?? default; // the request's span
 
         private protected static CancellationTokenRegistration OnCancel(ComputeGate gate, Waiter waiter,
             CancellationToken cancellationToken, Action<Waiter, CancellationToken> cancel) =>

@@ -1,4 +1,5 @@
-using System.Diagnostics.Metrics;
+using System.Diagnostics;
+using CrossAttention.Core.Diagnostics;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
@@ -32,39 +33,35 @@ namespace CrossAttention.Core.Scheduling;
 /// </remarks>
 public sealed partial class ComputeGate
 {
-    /// <summary>The meter the service's instruments belong to.</summary>
-    public const string MeterName = "CrossAttention";
-
-    /// <summary>Name of the histogram of decode steps per batch (its count is the number of batches).</summary>
-    public const string DecodeBatchSizeInstrument = "crossattention.decode.batch_size";
-
     private readonly Lock _lock = new();
     private readonly int _capacity;
     private readonly int _maxBatchRows;
-    private readonly Histogram<int>? _batchSize;
+    private readonly CrossAttentionMetrics? _metrics;
     private int _idle;
     private Waiter? _head, _tail;
 
     /// <param name="cores">cores the gate hands out (usually <see cref="Environment.ProcessorCount"/>)</param>
     /// <param name="maxBatchRows">most query rows one batch of waiting decode steps may hold; 1 runs every step alone</param>
     /// <param name="variant">the kernel variant every computation runs with; null picks <see cref="KernelVariants.Best"/></param>
-    /// <param name="meter">where to record decode batch sizes (the service passes its <see cref="MeterName"/> meter) (<see cref="DecodeBatchSizeInstrument"/>); null records nothing</param>
-    public ComputeGate(int cores, int maxBatchRows, KernelVariant? variant = null, Meter? meter = null)
+    /// <param name="metrics">where to record the queue and decode batches; null records nothing</param>
+    public ComputeGate(int cores, int maxBatchRows, KernelVariant? variant = null, CrossAttentionMetrics? metrics = null)
     {
+        _metrics = metrics;
         _capacity = Math.Max(1, cores);
         _maxBatchRows = Math.Max(1, maxBatchRows);
         _idle = _capacity;
         Variant = variant ?? KernelVariants.Best;
         if (!KernelVariants.IsSupported(Variant))
             throw new ArgumentException($"This CPU cannot run the {Variant} kernels.", nameof(variant));
-        _batchSize = meter?.CreateHistogram<int>(DecodeBatchSizeInstrument, "{step}",
-            "Decode steps run together as one batch (a step run alone is a batch of one).");
     }
 
     public int Capacity => _capacity;
 
     /// <summary>The kernel variant every lease and decode step computes with.</summary>
     public KernelVariant Variant { get; }
+
+    /// <summary>Where the gate's users record compute time too (null when not measured).</summary>
+    public CrossAttentionMetrics? Metrics => _metrics;
 
     /// <summary>Waits for one core, then takes whichever other cores are idle, up to <paramref name="maxThreads"/>.</summary>
     public ValueTask<Lease> EnterAsync(int maxThreads, CancellationToken cancellationToken)
@@ -139,7 +136,7 @@ public sealed partial class ComputeGate
 
     private void RunBatch(List<DecodeStepJob> steps, int threads)
     {
-        _batchSize?.Record(steps.Count);
+        using var measured = _metrics?.StartBatch(steps.Count, steps.Sum(static s => s.Rows), steps.Select(static s => s.TraceContext));
         steps[0].Layer.DecodeBatch(steps, new ComputeOptions(Variant, threads));
     }
 
@@ -268,6 +265,8 @@ public sealed partial class ComputeGate
     private void EnqueueLocked(Waiter waiter)
     {
         waiter.Queued = true;
+        waiter.EnqueuedAt = Stopwatch.GetTimestamp();
+        _metrics?.Enqueued();
         waiter.Previous = _tail;
         if (_tail is null) _head = waiter;
         else _tail.Next = waiter;
@@ -282,6 +281,7 @@ public sealed partial class ComputeGate
         else waiter.Next.Previous = waiter.Previous;
         waiter.Next = waiter.Previous = null;
         waiter.Queued = false;
+        _metrics?.Dequeued(waiter.EnqueuedAt, waiter is DecodeStepJob, waiter.TraceContext);
     }
 
     /// <summary>Takes a waiter whose request was cancelled out of the queue; false if a core already took it.</summary>

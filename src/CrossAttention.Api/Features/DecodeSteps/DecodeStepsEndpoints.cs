@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using CrossAttention.Api.Auth;
 using CrossAttention.Core.Scheduling;
 using System.Net.Mime;
@@ -49,7 +48,7 @@ public static class DecodeStepsEndpoints
         var body = parameters.Body;
         if (string.IsNullOrEmpty(body.SessionId))
             return Problems.Invalid("sessionId", "is required.");
-        return await DecodeAsync(parameters.Request.HttpContext.User, body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
+        return await DecodeAsync(parameters.Request, body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
     }
 
     internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> SessionDecodeStepAsync(
@@ -58,13 +57,13 @@ public static class DecodeStepsEndpoints
         var body = parameters.Body;
         if (body.SessionId is { } named && named != parameters.Id)
             return Problems.Invalid("sessionId", $"names session '{named}', but the path names '{parameters.Id}'; omit it or make them agree.");
-        return await DecodeAsync(parameters.Request.HttpContext.User, parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
+        return await DecodeAsync(parameters.Request, parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
     }
 
-    private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeAsync(ClaimsPrincipal user, string sessionId,
+    private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeAsync(HttpRequest request, string sessionId,
         DecodeStepRequest body, ISessionStore store, ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
     {
-        var session = await store.GetAsync(user.SessionKey(sessionId), cancellationToken);
+        var session = await store.GetAsync(request.HttpContext.User.SessionKey(sessionId), cancellationToken);
         if (session is null) return SessionsEndpoints.SessionNotFound(sessionId);
         var model = session.Model;
         var check = new RequestValidation(settings.Limits);
@@ -76,14 +75,17 @@ public static class DecodeStepsEndpoints
         int layer = body.Layer!.Value;
         // The lease keeps the K/V from being recycled if the session ends (delete, expiry) while this step runs.
         if (!session.Encoded.TryAcquire()) return SessionsEndpoints.SessionNotFound(sessionId);
+        AttentionResult result;
         try
         {
-            return new NegotiatedAttentionResult(await CrossAttentionCompute.DecodeAsync(gate, model, layer,
-                session.Encoded.Layers[layer], body.Queries!, body.ReturnAttention, cancellationToken));
+            result = await CrossAttentionCompute.DecodeAsync(gate, model, layer, session.Encoded.Layers[layer], body.Queries!,
+                body.ReturnAttention, cancellationToken);
         }
         finally
         {
             session.Encoded.Release();
         }
+        SessionsEndpoints.Telemetry(request)?.DecodeStep(sessionId, model.Name, layer, body.Queries!.Rows, session.Encoded.SourceLength);
+        return new NegotiatedAttentionResult(result);
     }
 }

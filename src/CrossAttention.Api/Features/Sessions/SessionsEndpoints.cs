@@ -5,6 +5,7 @@ using CrossAttention.Api.Auth;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Services;
+using CrossAttention.Api.Observability;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Caching;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -84,7 +85,12 @@ public static class SessionsEndpoints
 
         // A source whose K/V could never fit is refused before any work is spent on it.
         long needed = model.KeyValueBytes(body.Source!.Rows, mask is not null);
-        if (needed > store.Usage.LimitBytes) return InsufficientStorage(parameters.Request.HttpContext.Response, needed, store.Usage);
+        if (needed > store.Usage.LimitBytes)
+        {
+            Telemetry(parameters.Request)?.Refused("larger_than_cache", StatusCodes.Status507InsufficientStorage, model.Name, needed,
+                owner: SessionOwner.Of(parameters.Request.HttpContext.User));
+            return InsufficientStorage(parameters.Request.HttpContext.Response, needed, store.Usage);
+        }
 
         var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, parameters.CancellationToken);
         var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
@@ -109,6 +115,8 @@ public static class SessionsEndpoints
     internal static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(string id, ClaimsPrincipal user, ISessionStore store,
         CancellationToken cancellationToken) =>
         await store.RemoveAsync(user.SessionKey(id), cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
+
+    internal static SessionTelemetry? Telemetry(HttpRequest request) => request.HttpContext.RequestServices.GetService<SessionTelemetry>();
 
     internal static Session ToContract(SessionEntry s) =>
         new(s.Id, s.ModelName, s.Encoded.Layers.Count, s.Encoded.SourceLength, s.KvBytes, s.CreatedAt, s.ExpiresAt);
