@@ -1,4 +1,5 @@
 using CrossAttention.Api.Features.Attention;
+using CrossAttention.Api.Features.Explorer;
 using CrossAttention.Api.Features.Health;
 using CrossAttention.Api.Features.Models;
 using CrossAttention.Api.Features.Sessions;
@@ -18,6 +19,7 @@ app.MapModels();
 app.MapSessions();
 app.MapAttention();
 app.MapHealth();
+app.MapExplorerPage();
 
 app.Run();
 

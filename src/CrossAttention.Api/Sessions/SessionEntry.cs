@@ -9,8 +9,9 @@ public sealed class SessionEntry
     private long _lastUsedTicks;
 
     public SessionEntry(string id, CrossAttentionModel model, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
-        TimeSpan maxLifetime)
+        TimeSpan maxLifetime, AttentionRecorder? recorder = null)
     {
+        Recorder = recorder;
         Id = id;
         Model = model;
         Encoded = encoded;
@@ -29,7 +30,11 @@ public sealed class SessionEntry
     public DateTimeOffset CreatedAt { get; }
     public TimeSpan SlidingTtl { get; }
     public DateTimeOffset AbsoluteExpiry { get; }
-    public long KvBytes => Encoded.Bytes;
+    /// <summary>The K/V bytes and, when recording, the whole capacity of the attention record.</summary>
+    public long KvBytes => Encoded.Bytes + (Recorder?.Bytes ?? 0);
+
+    /// <summary>The decode steps' attention rows, when the session was encoded with recordAttention.</summary>
+    public AttentionRecorder? Recorder { get; }
 
     /// <summary>When the session ends unless used again: the sliding TTL from its last use, capped by its maximum lifetime.</summary>
     public DateTimeOffset ExpiresAt

@@ -19,8 +19,10 @@ public sealed class ExampleSession(ModelCatalog catalog, ISessionStore store, Ti
     private readonly Lock _lock = new();
     private string? _id;
 
-    /// <summary>The model the examples use: the demo model, or else the first one served.</summary>
-    public CrossAttentionModel? Model => catalog.TryGet(DemoModel.Name, out var demo) ? demo : catalog.All.FirstOrDefault();
+    /// <summary>The model the examples use: the tutorial model, else the demo model, else the first one served.</summary>
+    public CrossAttentionModel? Model =>
+        catalog.TryGet(TutorialModel.Name, out var tutorial) ? tutorial
+        : catalog.TryGet(DemoModel.Name, out var demo) ? demo : catalog.All.FirstOrDefault();
 
     /// <summary>The id of a live example session, encoding one if needed; null when the cache has no room for it.</summary>
     public string? EnsureId()

@@ -59,6 +59,7 @@ public sealed class ExamplesOperationFilter(ExampleSession example) : IOperation
                 SetPathExample(operation, example.EnsureId());
                 break;
             case "GetModel":
+            case "GetModelExample":
                 if (operation.Parameters?.FirstOrDefault(p => p.Name == "name") is OpenApiParameter modelName)
                     modelName.Example = model.Name;
                 break;

@@ -70,29 +70,30 @@ public static class SessionsEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
+        group.MapAlignment();
         return group;
     }
 
     internal static Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> EncodeAsync(
-        HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
+        HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds, bool? recordAttention,
         ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
-        CreateSessionAsync(SessionIds.New(), request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
-            json.Value, cancellationToken);
+        CreateSessionAsync(SessionIds.New(), request, model, rows, sourceMask, ttlSeconds, recordAttention, catalog, store, gate, time,
+            options.Value, json.Value, cancellationToken);
 
     internal static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> PutAsync(
-        string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
+        string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds, bool? recordAttention,
         ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
         IOptions<CrossAttentionOptions> options, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         if (!SessionIds.IsWellFormed(id))
             return Problems.Invalid("id", "must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (use 128 random bits, base64url).");
-        return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, catalog, store, gate, time, options.Value,
-            json.Value, cancellationToken);
+        return await CreateSessionAsync(id, request, model, rows, sourceMask, ttlSeconds, recordAttention, catalog, store, gate, time,
+            options.Value, json.Value, cancellationToken);
     }
 
     private static async Task<Results<Created<Session>, ValidationProblem, NotFoundProblem, ProblemHttpResult>> CreateSessionAsync(
-        string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds,
+        string id, HttpRequest request, string? model, int? rows, string? sourceMask, int? ttlSeconds, bool? recordAttention,
         ModelCatalog catalog, ISessionStore store, ComputeGate gate, TimeProvider time,
         CrossAttentionOptions settings, JsonOptions json, CancellationToken cancellationToken)
     {
@@ -122,7 +123,10 @@ public static class SessionsEndpoints
                 source!.Dispose();
                 return Problems.Invalid("sourceMask", "must be a comma-separated list of 1 (keep) and 0 (padding).");
             }
-            body = new EncodeRequest { Model = model, Source = source, SourceMask = mask, TtlSeconds = ttlSeconds };
+            body = new EncodeRequest
+            {
+                Model = model, Source = source, SourceMask = mask, TtlSeconds = ttlSeconds, RecordAttention = recordAttention ?? false,
+            };
         }
         else
         {
@@ -141,14 +145,15 @@ public static class SessionsEndpoints
             byte[]? maskBytes = check.IsValid ? check.Mask(body.SourceMask, body.Source!.Rows) : null;
             if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
-            // A source whose K/V could never fit is refused before any work is spent on it.
-            long needed = found.KeyValueBytes(body.Source!.Rows, maskBytes is not null);
+            // A source whose K/V (and attention record) could never fit is refused before any work is spent on it.
+            var recorder = AttentionRecording.CreateRecorder(body.RecordAttention, found, body.Source!.Rows, maskBytes, settings.Limits);
+            long needed = found.KeyValueBytes(body.Source.Rows, maskBytes is not null) + (recorder?.Bytes ?? 0);
             if (needed > store.Usage.LimitBytes) return InsufficientStorage(request.HttpContext.Response, needed, store.Usage);
 
             var encoded = await CrossAttentionCompute.EncodeAsync(gate, found, body.Source, maskBytes, cancellationToken);
             var now = time.GetUtcNow();
             var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-            var session = new SessionEntry(id, found, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
+            var session = new SessionEntry(id, found, encoded, now, ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds), recorder);
             var added = await store.AddAsync(session, cancellationToken);
             if (added != SessionAddResult.Stored) encoded.Dispose();
             switch (added)
@@ -243,16 +248,16 @@ public static class SessionsEndpoints
         int layer = body.Layer!.Value;
         // The lease keeps the K/V from being recycled if the session ends (delete, expiry) while this step runs.
         if (!session.Encoded.TryAcquire()) return SessionNotFound(sessionId);
-        AttentionResult result;
+        AttentionResult? result;
         try
         {
-            result = await CrossAttentionCompute.DecodeAsync(gate, model, layer, session.Encoded.Layers[layer], body.Queries!,
-                body.ReturnAttention, cancellationToken);
+            result = await AttentionRecording.DecodeAsync(gate, session, layer, body.Queries!, body.ReturnAttention, cancellationToken);
         }
         finally
         {
             session.Encoded.Release();
         }
+        if (result is null) return AttentionRecording.RecordFull(session, layer);
         return CrossAttentionCompute.WantsRawFloat32(request) ? new RawFloat32Result(result) : TypedResults.Ok(result);
     }
 
