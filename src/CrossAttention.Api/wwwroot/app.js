@@ -165,7 +165,8 @@ function showSession() {
   const s = state.session;
   $("session").hidden = false;
   $("session-id").textContent = s.sessionId;
-  $("session-bytes").textContent = `${s.kvBytes.toLocaleString("en")} B (K/V and attention record)`;
+  $("session-bytes").textContent = `${s.kvBytes.toLocaleString("en")} B`;
+  $("session-bytes").title = "K/V cache and the attention record's reserved capacity";
   $("session-expires").textContent = new Date(s.expiresAt).toLocaleString();
   $("session-steps").textContent = String(state.heads[0]?.length ?? 0);
 }
