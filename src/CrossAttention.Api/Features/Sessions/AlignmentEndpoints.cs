@@ -40,7 +40,7 @@ public static class AlignmentEndpoints
         IOptions<CrossAttentionOptions> options, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(id, cancellationToken) is not { } session)
-            return Problems.NotFound("Session not found", $"No session '{id}': it never existed, was deleted, or expired.");
+            return SessionsEndpoints.SessionNotFound(id);
         if (session.Recorder is not { } recorder)
             return Problems.Invalid("recordAttention", "this session does not record attention; encode with \"recordAttention\": true " +
                 "(raw form: &recordAttention=true) to get an alignment.");

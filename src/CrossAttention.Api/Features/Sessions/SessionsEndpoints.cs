@@ -275,7 +275,7 @@ public static class SessionsEndpoints
     internal static Session ToContract(SessionEntry s) =>
         new(s.Id, s.ModelName, s.Encoded.Layers.Count, s.Encoded.SourceLength, s.KvBytes, s.CreatedAt, s.ExpiresAt);
 
-    private static NotFoundProblem SessionNotFound(string id) =>
+    internal static NotFoundProblem SessionNotFound(string id) =>
         Problems.NotFound("Session not found", $"No session '{id}': it never existed, was deleted, or expired.");
 
     private static ProblemHttpResult InsufficientStorage(HttpResponse response, long needed, SessionStoreUsage usage)
