@@ -2,6 +2,7 @@ using CrossAttention.Api.Auth;
 using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Features.Attention;
 using CrossAttention.Api.Features.DecodeSteps;
+using CrossAttention.Api.Features.Explorer;
 using CrossAttention.Api.Features.Health;
 using CrossAttention.Api.Features.Models;
 using CrossAttention.Api.Features.Sessions;
@@ -25,6 +26,7 @@ app.MapSessions();
 app.MapDecodeSteps();
 app.MapAttention();
 app.MapHealth();
+app.MapExplorerPage();
 
 app.Run();
 

@@ -20,7 +20,16 @@ public sealed class ModelCatalog
     {
         var demo = options.Value.Demo;
         if (demo.Enabled) TryAdd(DemoModel.Create(demo.Layers, demo.DModel, demo.Heads));
+        if (options.Value.Tutorial.Enabled && TryAdd(TutorialModel.Create())) _examples[TutorialModel.Name] = TutorialModel.Example;
     }
+
+    private readonly ConcurrentDictionary<string, ModelExample> _examples = new(StringComparer.Ordinal);
+
+    /// <summary>Names of the built-in models: a model folder may not take one.</summary>
+    internal static readonly string[] BuiltInNames = [DemoModel.Name, TutorialModel.Name];
+
+    /// <summary>A labelled source and target to try the model with, for the models that have one.</summary>
+    public bool TryGetExample(string name, out ModelExample example) => _examples.TryGetValue(name, out example!);
 
     /// <summary>True once every configured model folder has been tried.</summary>
     public bool IsReady => _ready.Task.IsCompleted;

@@ -26,7 +26,9 @@ public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<C
                     var model = ModelLoader.Load(folder, name);
                     if (!catalog.TryAdd(model))
                     {
-                        string reason = $"a model named '{name}' is already served (the built-in demo model?); rename the folder.";
+                        string reason = ModelCatalog.BuiltInNames.Contains(name)
+                            ? $"a model named '{name}' is already served: '{name}' is a built-in model; rename the folder."
+                            : $"a model named '{name}' is already served; rename the folder.";
                         catalog.AddFailure(name, reason);
                         LogDuplicate(name);
                         continue;

@@ -19,6 +19,9 @@ public sealed class EncodeRequest : IDisposable
     /// <summary>Optional sliding time-to-live in seconds (default Cache:DefaultTtlSeconds, at most Cache:MaxTtlSeconds).</summary>
     public int? TtlSeconds { get; set; }
 
+    /// <summary>Keep every decode step's attention rows for GET /sessions/{id}/alignment (charged to the session's bytes).</summary>
+    public bool RecordAttention { get; set; }
+
     public void Dispose() => Source?.Dispose();
 }
 

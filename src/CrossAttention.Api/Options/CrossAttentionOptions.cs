@@ -14,6 +14,7 @@ public sealed class CrossAttentionOptions
     public BatchingOptions Batching { get; set; } = new();
     public ComputeSettings Compute { get; set; } = new();
     public SwaggerSettings Swagger { get; set; } = new();
+    public TutorialOptions Tutorial { get; set; } = new();
 }
 
 /// <summary>The OpenAPI document (/swagger/v1/swagger.json) and Swagger UI (/swagger).</summary>
@@ -51,6 +52,12 @@ public sealed class LimitsOptions
 
     /// <summary>Largest request body, in bytes; larger bodies get 413.</summary>
     public long MaxRequestBytes { get; set; } = 32L << 20;
+
+    /// <summary>
+    /// Most attention rows a recording session keeps per layer (a decode step of n queries records n). A session with
+    /// recordAttention is charged this many rows of [heads, m] per layer from its encode on; a step past it is refused.
+    /// </summary>
+    public int MaxRecordedSteps { get; set; } = 256;
 }
 
 /// <summary>The built-in model with seeded weights, served as <c>demo</c>.</summary>
@@ -60,6 +67,12 @@ public sealed class DemoOptions
     public int Layers { get; set; } = 2;
     public int DModel { get; set; } = 64;
     public int Heads { get; set; } = 4;
+}
+
+/// <summary>The built-in textbook example ("I am student" → "मैं छात्र हूँ"), served as <c>tutorial</c>.</summary>
+public sealed class TutorialOptions
+{
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>How decode steps that wait for a core are run together.</summary>

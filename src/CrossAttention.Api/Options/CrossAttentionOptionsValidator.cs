@@ -28,6 +28,7 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Limits.MaxRequestBytes >= 1024, "Limits:MaxRequestBytes", "must be at least 1024.");
         // JSON spends as little as 2 bytes per float, and parsed floats take 4: keep that buffer well inside one array.
         Require(options.Limits.MaxRequestBytes <= 512L << 20, "Limits:MaxRequestBytes", $"must be at most {512L << 20} (512 MiB).");
+        Require(options.Limits.MaxRecordedSteps is >= 1 and <= 65536, "Limits:MaxRecordedSteps", "must be between 1 and 65536.");
         Require(options.Batching.MaxRows is >= 1 and <= 4096, "Batching:MaxRows", "must be between 1 and 4096.");
         Require(KernelVariants.TryParse(options.Compute.Variant, out _, out string? variantError), "Compute:Variant", variantError ?? "");
         if (options.Demo.Enabled)
@@ -38,10 +39,10 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
             Require(options.Demo.Heads < 1 || options.Demo.DModel % options.Demo.Heads == 0, "Demo:DModel",
                 $"({options.Demo.DModel}) must be a multiple of {S}:Demo:Heads ({options.Demo.Heads}).");
         }
-        else
+        else if (!options.Tutorial.Enabled)
         {
             Require(!string.IsNullOrWhiteSpace(options.ModelsDirectory), "Demo:Enabled",
-                "is false and no ModelsDirectory is set: the service would have no model.");
+                $"is false, so is {S}:Tutorial:Enabled, and no ModelsDirectory is set: the service would have no model.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

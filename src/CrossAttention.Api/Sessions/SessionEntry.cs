@@ -1,3 +1,4 @@
+using CrossAttention.Core.Alignment;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Models;
 
@@ -9,8 +10,9 @@ public sealed class SessionEntry
     private long _lastUsedTicks;
 
     public SessionEntry(SessionKey key, CrossAttentionModel model, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
-        TimeSpan maxLifetime)
+        TimeSpan maxLifetime, AttentionRecorder? recorder = null)
     {
+        Recorder = recorder;
         Key = key;
         Model = model;
         Encoded = encoded;
@@ -35,7 +37,11 @@ public sealed class SessionEntry
     public DateTimeOffset CreatedAt { get; }
     public TimeSpan SlidingTtl { get; }
     public DateTimeOffset AbsoluteExpiry { get; }
-    public long KvBytes => Encoded.Bytes;
+    /// <summary>The K/V bytes and, when recording, the whole capacity of the attention record.</summary>
+    public long KvBytes => Encoded.Bytes + (Recorder?.Bytes ?? 0);
+
+    /// <summary>The decode steps' attention rows, when the session was encoded with recordAttention.</summary>
+    public AttentionRecorder? Recorder { get; }
 
     /// <summary>When the session ends unless used again: the sliding TTL from its last use, capped by its maximum lifetime.</summary>
     public DateTimeOffset ExpiresAt

@@ -28,8 +28,10 @@ public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, TimeP
     /// <summary>The id the PUT example shows: a fresh one, free until someone PUTs it.</summary>
     public string NewId { get; } = SessionIds.New();
 
-    /// <summary>The model the examples use: the demo model, or else the first one served.</summary>
-    public CrossAttentionModel? Model => catalog.TryGet(DemoModel.Name, out var demo) ? demo : catalog.All.FirstOrDefault();
+    /// <summary>The model the examples use: the tutorial model, else the demo model, else the first one served.</summary>
+    public CrossAttentionModel? Model =>
+        catalog.TryGet(TutorialModel.Name, out var tutorial) ? tutorial
+        : catalog.TryGet(DemoModel.Name, out var demo) ? demo : catalog.All.FirstOrDefault();
 
     /// <summary>
     /// Encodes the example session's source for the caller's key (not yet stored); null when no model is served. Each key

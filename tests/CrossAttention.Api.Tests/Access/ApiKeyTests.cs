@@ -21,6 +21,8 @@ public sealed class ApiKeyTests(KeyedApiFactory factory) : IClassFixture<KeyedAp
         { "POST", "/sessions/Qm7vX2pL9sK4wT1zR8cY3n/decode-step", "{\"layer\":0,\"queries\":[[0.5]]}" },
         { "POST", "/decode-step", "{\"sessionId\":\"Qm7vX2pL9sK4wT1zR8cY3n\",\"layer\":0,\"queries\":[[0.5]]}" },
         { "POST", "/attention", "{\"model\":\"demo\",\"layer\":0,\"source\":[[0.5]],\"queries\":[[0.5]]}" },
+        { "GET", "/models/tutorial/example", null },
+        { "GET", "/sessions/Qm7vX2pL9sK4wT1zR8cY3n/alignment?layer=0", null },
     };
 
     [Theory]
@@ -56,7 +58,9 @@ public sealed class ApiKeyTests(KeyedApiFactory factory) : IClassFixture<KeyedAp
     [InlineData("/health/ready")]
     [InlineData("/swagger/v1/swagger.json")]
     [InlineData("/swagger/index.html")]
-    public async Task HealthAndSwaggerNeedNoKey(string path)
+    [InlineData("/index.html")]
+    [InlineData("/app.js")]
+    public async Task HealthSwaggerAndTheExplorerPageNeedNoKey(string path)
     {
         await factory.Services.GetRequiredService<CrossAttention.Api.Catalog.ModelCatalog>().WhenReady;
         var response = await factory.CreateClient().GetAsync(path);

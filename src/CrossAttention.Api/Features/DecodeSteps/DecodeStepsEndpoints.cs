@@ -26,6 +26,7 @@ public static class DecodeStepsEndpoints
                 "output projection. Send Accept: application/octet-stream for raw float32 output.")
             .Accepts<DecodeStepRequest>(MediaTypeNames.Application.Json)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
         group.MapPost("/sessions/{id}/decode-step", SessionDecodeStepAsync)
@@ -37,12 +38,13 @@ public static class DecodeStepsEndpoints
                 "(optional &returnAttention=true).")
             .Accepts<DecodeStepRequest>(MediaTypeNames.Application.Json, MediaTypeNames.Application.Octet)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
         return group;
     }
 
-    internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeStepAsync(
+    internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem, ProblemHttpResult>> DecodeStepAsync(
         [AsParameters] DecodeStepParameters parameters)
     {
         var body = parameters.Body;
@@ -51,7 +53,7 @@ public static class DecodeStepsEndpoints
         return await DecodeAsync(parameters.Request, body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
     }
 
-    internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> SessionDecodeStepAsync(
+    internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem, ProblemHttpResult>> SessionDecodeStepAsync(
         [AsParameters] SessionDecodeStepParameters parameters)
     {
         var body = parameters.Body;
@@ -60,7 +62,7 @@ public static class DecodeStepsEndpoints
         return await DecodeAsync(parameters.Request, parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
     }
 
-    private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeAsync(HttpRequest request, string sessionId,
+    private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem, ProblemHttpResult>> DecodeAsync(HttpRequest request, string sessionId,
         DecodeStepRequest body, ISessionStore store, ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
     {
         var session = await store.GetAsync(request.HttpContext.User.SessionKey(sessionId), cancellationToken);
@@ -75,16 +77,16 @@ public static class DecodeStepsEndpoints
         int layer = body.Layer!.Value;
         // The lease keeps the K/V from being recycled if the session ends (delete, expiry) while this step runs.
         if (!session.Encoded.TryAcquire()) return SessionsEndpoints.SessionNotFound(sessionId);
-        AttentionResult result;
+        AttentionResult? result;
         try
         {
-            result = await CrossAttentionCompute.DecodeAsync(gate, model, layer, session.Encoded.Layers[layer], body.Queries!,
-                body.ReturnAttention, cancellationToken);
+            result = await AttentionRecording.DecodeAsync(gate, session, layer, body.Queries!, body.ReturnAttention, cancellationToken);
         }
         finally
         {
             session.Encoded.Release();
         }
+        if (result is null) return AttentionRecording.RecordFull(session, layer);
         SessionsEndpoints.Telemetry(request)?.DecodeStep(sessionId, model.Name, layer, body.Queries!.Rows, session.Encoded.SourceLength);
         return new NegotiatedAttentionResult(result);
     }

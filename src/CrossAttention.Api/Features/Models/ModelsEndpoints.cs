@@ -17,6 +17,7 @@ public static class ModelsEndpoints
         group.MapGet("/{name}", Get)
             .WithName("GetModel")
             .WithSummary("One model's cross-attention shape");
+        group.MapModelExample();
         return group;
     }
 

@@ -19,12 +19,14 @@ namespace CrossAttention.Api.Features.Sessions;
 /// <param name="Rows">Raw body only: source rows m; the body holds m × d_src float32.</param>
 /// <param name="SourceMask">Raw body only: optional comma-separated 1 (keep) / 0 (padding), one per row.</param>
 /// <param name="TtlSeconds">Raw body only: optional sliding TTL in seconds.</param>
+/// <param name="RecordAttention">Raw body only: record every decode step's attention for GET /sessions/{id}/alignment.</param>
 internal sealed record EncodeParameters(
     HttpRequest Request,
     [FromQuery(Name = "model")] string? Model,
     [FromQuery(Name = "rows")] int? Rows,
     [FromQuery(Name = "sourceMask")] string? SourceMask,
     [FromQuery(Name = "ttlSeconds")] int? TtlSeconds,
+    [FromQuery(Name = "recordAttention")] bool? RecordAttention,
     ModelCatalog Catalog,
     ISessionStore Store,
     ComputeGate Gate,
@@ -49,7 +51,10 @@ internal sealed record EncodeParameters(
 
         var (source, error) = await RequestBody.ReadFloat32Async(Request, Rows!.Value, Limits.MaxRequestBytes, "source", cancellationToken);
         if (error is not null) return (null, error);
-        return (new EncodeRequest { Model = Model, Source = source, SourceMask = mask, TtlSeconds = TtlSeconds }, null);
+        return (new EncodeRequest
+        {
+            Model = Model, Source = source, SourceMask = mask, TtlSeconds = TtlSeconds, RecordAttention = RecordAttention ?? false,
+        }, null);
     }
 
     private static bool TryParseMask(string text, out int[]? mask)

@@ -55,6 +55,7 @@ public static class SessionsEndpoints
             .WithName("DeleteSession")
             .WithSummary("End a session and free its K/V");
 
+        group.MapAlignment();
         return group;
     }
 
@@ -83,8 +84,9 @@ public static class SessionsEndpoints
         byte[]? mask = check.IsValid ? check.Mask(body.SourceMask, body.Source!.Rows) : null;
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
-        // A source whose K/V could never fit is refused before any work is spent on it.
-        long needed = model.KeyValueBytes(body.Source!.Rows, mask is not null);
+        // A source whose K/V (and attention record) could never fit is refused before any work is spent on it.
+        var recorder = AttentionRecording.CreateRecorder(body.RecordAttention, model, body.Source!.Rows, mask, settings.Limits);
+        long needed = model.KeyValueBytes(body.Source.Rows, mask is not null) + (recorder?.Bytes ?? 0);
         if (needed > store.Usage.LimitBytes)
         {
             Telemetry(parameters.Request)?.Refused("larger_than_cache", StatusCodes.Status507InsufficientStorage, model.Name, needed,
@@ -94,7 +96,7 @@ public static class SessionsEndpoints
 
         var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, parameters.CancellationToken);
         var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-        var session = new SessionEntry(parameters.Request.HttpContext.User.SessionKey(id), model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds));
+        var session = new SessionEntry(parameters.Request.HttpContext.User.SessionKey(id), model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds), recorder);
         var added = await store.AddAsync(session, parameters.CancellationToken);
         if (added != SessionAddResult.Stored) encoded.Dispose();
         switch (added)
