@@ -9,6 +9,8 @@ namespace CrossAttention.Benchmarks;
 ///     one anchor-format JSON whose figures are the median of the runs (rounds run as separate processes)
 /// dotnet run -c Release --project benchmarks/CrossAttention.Benchmarks -- compare OURS.json LIBTORCH.json
 ///     markdown table of speed-ups against the targets
+/// dotnet run -c Release --project benchmarks/CrossAttention.Benchmarks -- sessions [--sessions 16] [--callers 16] ...
+///     the in-process yardstick of benchmarks/http/run.sh: concurrent decode steps through the service's scheduler
 /// anything else goes to BenchmarkDotNet, e.g. -- --filter '*'
 /// </summary>
 public static class Program
@@ -16,6 +18,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "anchor") return AnchorMode.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "sessions") return SessionsMode.Run(args[1..]);
         if (args.Length > 0 && args[0] == "merge") return AnchorRounds.Merge(args[1..]);
         if (args.Length > 0 && args[0] == "compare") return CompareMode.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -66,7 +66,11 @@ public static unsafe class KernelParallel
     public static void For<TBody>(int count, int maxThreads, ref TBody body) where TBody : struct, IParallelBody
     {
         int threads = Math.Min(Math.Min(count, maxThreads), MaxThreads);
-        if (threads <= 1) goto alone;
+        if (threads <= 1)
+        {
+            for (int i = 0; i < count; i++) body.Invoke(i);
+            return;
+        }
         if (Interlocked.CompareExchange(ref s_loop.Busy, 1, 0) != 0)
         {
             if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBusyElsewhere);
