@@ -31,11 +31,12 @@ if [ ! -f "$anchor/Program.cs" ] || ! cmp -s "$anchor_src/Program.cs" "$anchor/P
 fi
 (cd "$anchor" && dotnet build -c Release >&2)
 dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2
-bench() { dotnet run -c Release --no-build --project benchmarks/CrossAttention.Benchmarks -- "$@"; }
+# The built program directly: `dotnet run` re-evaluates the project each time, which takes tens of seconds on a busy host.
+bench() { dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll "$@"; }
 
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds: libtorch" >&2
-  (cd "$anchor" && dotnet run -c Release --no-build -- --threads "$threads" --no-check "${only_args[@]}") >"$out/libtorch-r$r.json"
+  (cd "$anchor" && dotnet bin/Release/net10.0/AnchorBench.dll --threads "$threads" --no-check "${only_args[@]}") >"$out/libtorch-r$r.json"
   echo "round $r/$rounds: ours" >&2
   bench anchor --threads "$threads" --rounds 1 --no-check "${only_args[@]}" >"$out/ours-r$r.json"
 done
