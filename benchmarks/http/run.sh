@@ -36,7 +36,8 @@ trap cleanup EXIT
 
 dotnet build -c Release src/CrossAttention.Api >&2
 dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2
-bench() { dotnet run -c Release --no-build --project benchmarks/CrossAttention.Benchmarks -- "$@"; }
+# The built program directly: `dotnet run` re-evaluates the project each time, which takes tens of seconds on a busy host.
+bench() { dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll "$@"; }
 echo "yardstick: in-process, before the server starts" >&2
 bench anchor --threads 1 --rounds 1 --only decode-whisper-base >"$work/kernel.json" 2>/dev/null
 common=(--seconds "$duration" --warmup 5 --batch-rows "$batch_rows" --layers 6 --d 512 --heads 8 --m 1500)
