@@ -29,7 +29,7 @@ public static class AnchorCpu
             ["vector512_hardware_accelerated"] = Vector512.IsHardwareAccelerated,
             ["avx512"] = string.Join(",", new[] { "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_tile" }
                 .Where(flags.Contains)),
-            ["l3_cache"] = Field("cache size"),
+            ["cpuinfo_cache_size"] = Field("cache size"), // what the kernel reports; on this VM the per-core L2
             ["hypervisor"] = flags.Contains("hypervisor"),
         };
     }
