@@ -14,16 +14,17 @@ namespace CrossAttention.Benchmarks;
 public static class AnchorMode
 {
     public const string Usage =
-        "usage: anchor [--threads N] [--variant NAME] [--only NAME[,NAME]] [--iters N] [--list] [--no-check]\n" +
+        "usage: anchor [--threads N] [--variant NAME] [--only NAME[,NAME]] [--rounds N] [--iters N] [--list] [--no-check]\n" +
         "  --threads N   ComputeOptions.MaxThreads (default 2)\n" +
         "  --variant V   force a kernel variant: Scalar, Vector128, Vector256, Vector512 (default: the widest)\n" +
         "  --only A,B    run only these workloads (see --list)\n" +
+        "  --rounds N    run the workloads N times in turn and report the median of the rounds (default 3)\n" +
         "  --iters N     fixed number of timed calls per workload (default: adaptive, ~2 s each)\n" +
         "  --no-check    skip the numerical self-check";
 
     public static int Run(string[] args)
     {
-        int threads = 2;
+        int threads = 2, roundCount = 3;
         var variant = KernelVariants.Best;
         int? fixedIters = null;
         HashSet<string>? only = null;
@@ -45,6 +46,10 @@ public static class AnchorMode
                 case "--iters":
                     if (PositiveInt() is not int n) return Fail("--iters needs an integer >= 1");
                     fixedIters = n;
+                    break;
+                case "--rounds":
+                    if (PositiveInt() is not int r) return Fail("--rounds needs an integer >= 1");
+                    roundCount = r;
                     break;
                 case "--only":
                     if (Value() is not string names) return Fail("--only needs NAME[,NAME]");
@@ -87,11 +92,14 @@ public static class AnchorMode
             ["supported_variants"] = string.Join(",", KernelVariants.Supported),
             ["threads"] = threads,
             ["cpu"] = cpu,
+            ["cpu_info"] = AnchorCpu.Describe(options.Variant),
+            ["rounds"] = roundCount,
             ["logical_cpus"] = Environment.ProcessorCount,
             ["dotnet"] = Environment.Version.ToString(),
             ["server_gc"] = System.Runtime.GCSettings.IsServerGC,
             ["utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            ["iters_mode"] = fixedIters is int fixedCount ? $"fixed {fixedCount}" : "adaptive (~2 s per workload)",
+            ["iters_mode"] = fixedIters is int fixedCount ? $"fixed {fixedCount} per round" : "adaptive (~2 s per workload and round)",
+            ["statistic"] = "median_us/p10_us/p90_us: the median over rounds of each round's median/p10/p90 (round_medians_us lists them)",
             ["units"] = "us per iteration; GFLOP/s and GB/s use 1e9 and the median time",
             // Other processes on the same cores skew every number; the load average says how much to trust a run.
             ["loadavg_start"] = LoadAverage(),
@@ -104,36 +112,31 @@ public static class AnchorMode
             meta["self_check"] = ok ? "PASS" : "FAIL";
         }
 
-        var results = new JsonObject();
-        var rows = new List<(AnchorWorkload Workload, AnchorStats Stats)>();
-        foreach (var w in workloads)
+        var perRound = workloads.ToDictionary(w => w.Name, _ => new List<JsonObject>());
+        // Rounds interleave the workloads, so a noisy minute moves one round of each, not all rounds of one.
+        KernelParallel.CountingEnabled = true;
+        for (int round = 1; round <= roundCount; round++)
         {
-            AnchorStats stats = AnchorTimer.Measure(w.Setup(options), fixedIters);
-            // Drop this workload's data before the next one is built, as the anchor does.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            rows.Add((w, stats));
-            var entry = new JsonObject
+            foreach (var w in workloads)
             {
-                ["median_us"] = Round(stats.MedianUs),
-                ["p10_us"] = Round(stats.P10Us),
-                ["p90_us"] = Round(stats.P90Us),
-                ["gflops"] = Round(w.Flops / (stats.MedianUs * 1e3)),
-                ["gbps"] = Round(w.Bytes / (stats.MedianUs * 1e3)),
-                ["threads"] = threads,
-                ["iters"] = stats.Iters,
-                ["flops"] = w.Flops,
-                ["bytes"] = w.Bytes,
-                ["bytes_meaning"] = w.BytesMeaning,
-                ["kind"] = w.Kind,
-            };
-            if (w.Note != null) entry["note"] = w.Note;
-            results[w.Name] = entry;
-            Console.Error.WriteLine($"  {w.Name,-28} median {stats.MedianUs,12:F1} us  ({stats.Iters} iters)");
+                Action step = w.Setup(options);
+                KernelParallel.ResetCounts();
+                AnchorStats stats = AnchorTimer.Measure(step, fixedIters);
+                KernelParallelCounts counts = KernelParallel.ReadCounts();
+                // Drop this workload's data before the next one is built, as the anchor does.
+                step = null!;
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                perRound[w.Name].Add(Entry(w, stats, threads, counts));
+                Console.Error.WriteLine($"  round {round}  {w.Name,-28} median {stats.MedianUs,12:F1} us  ({stats.Iters} iters)  " +
+                                        $"items caller/workers/alone {counts.ItemsByCaller}/{counts.ItemsByWorkers}/{counts.ItemsAlone}");
+            }
         }
+        var results = new JsonObject();
+        foreach (var w in workloads) results[w.Name] = AnchorRounds.Combine(perRound[w.Name]);
         meta["total_seconds"] = Round(total.Elapsed.TotalSeconds);
         meta["loadavg_end"] = LoadAverage();
-        PrintTable(rows, threads);
+        PrintTable(workloads, results, threads);
 
         var output = new JsonObject { ["_meta"] = meta };
         foreach (var (name, value) in results.ToList())
@@ -141,11 +144,7 @@ public static class AnchorMode
             results.Remove(name);
             output[name] = value;
         }
-        Console.WriteLine(output.ToJsonString(new JsonSerializerOptions
-        {
-            WriteIndented = true,
-            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        }));
+        Console.WriteLine(output.ToJsonString(AnchorRounds.JsonOptions));
         Console.Error.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s; self-check {(check ? (ok ? "PASS" : "FAIL") : "skipped")}");
         return ok ? 0 : 1;
     }
@@ -156,19 +155,58 @@ public static class AnchorMode
         return 2;
     }
 
-    private static double Round(double v) => double.IsFinite(v) ? Math.Round(v, v >= 100 ? 1 : 3) : 0;
+    private static double Round(double v) => AnchorRounds.Round(v);
 
-    private static void PrintTable(List<(AnchorWorkload Workload, AnchorStats Stats)> rows, int threads)
+    /// <summary>One round of one workload, in the anchor's JSON shape, plus who ran the parallel loops' items.</summary>
+    private static JsonObject Entry(AnchorWorkload w, AnchorStats stats, int threads, KernelParallelCounts counts)
+    {
+        var entry = new JsonObject
+        {
+            ["median_us"] = Round(stats.MedianUs),
+            ["p10_us"] = Round(stats.P10Us),
+            ["p90_us"] = Round(stats.P90Us),
+            ["gflops"] = Round(w.Flops / (stats.MedianUs * 1e3)),
+            ["gbps"] = Round(w.Bytes / (stats.MedianUs * 1e3)),
+            ["threads"] = threads,
+            ["iters"] = stats.Iters,
+            ["flops"] = w.Flops,
+            ["bytes"] = w.Bytes,
+            ["bytes_meaning"] = w.BytesMeaning,
+            ["kind"] = w.Kind,
+        };
+        if (w.Note != null) entry["note"] = w.Note;
+        if (threads > 1)
+        {
+            // Warm-up and timed calls together: who ran the items of the kernels' parallel loops.
+            entry["parallel"] = new JsonObject
+            {
+                ["loops"] = counts.ParallelLoops,
+                ["items_by_caller"] = counts.ItemsByCaller,
+                ["items_by_workers"] = counts.ItemsByWorkers,
+                ["items_alone"] = counts.ItemsAlone,
+                ["loops_busy_elsewhere"] = counts.LoopsBusyElsewhere,
+                ["loops_backed_off"] = counts.LoopsBackedOff,
+                ["harmful_loops"] = counts.HarmfulLoops,
+                ["worker_joins"] = counts.WorkerJoins,
+                ["worker_joins_after_sleep"] = counts.WorkerJoinsAfterSleep,
+                ["mean_join_delay_us"] = Round(counts.WorkerJoins > 0 ? counts.JoinDelayUs / counts.WorkerJoins : 0),
+                ["mean_caller_wait_us"] = Round(counts.ParallelLoops > 0 ? counts.CallerWaitUs / counts.ParallelLoops : 0),
+            };
+        }
+        return entry;
+    }
+
+    private static void PrintTable(IReadOnlyList<AnchorWorkload> workloads, JsonObject results, int threads)
     {
         Console.Error.WriteLine();
-        Console.Error.WriteLine($"threads={threads}");
+        Console.Error.WriteLine($"threads={threads}; median, p10 and p90 over rounds");
         Console.Error.WriteLine($"{"workload",-28} {"median_us",12} {"p10_us",12} {"p90_us",12} {"GFLOP/s",9} {"GB/s",8} {"iters",7}  bytes counted");
         Console.Error.WriteLine(new string('-', 120));
-        foreach (var (w, s) in rows)
+        foreach (var w in workloads)
         {
-            double gflops = w.Flops / (s.MedianUs * 1e3);
-            double gbps = w.Bytes / (s.MedianUs * 1e3);
-            Console.Error.WriteLine($"{w.Name,-28} {s.MedianUs,12:F1} {s.P10Us,12:F1} {s.P90Us,12:F1} {gflops,9:F1} {gbps,8:F1} {s.Iters,7}  {w.BytesMeaning}");
+            var r = results[w.Name]!;
+            double V(string key) => r[key]!.GetValue<double>();
+            Console.Error.WriteLine($"{w.Name,-28} {V("median_us"),12:F1} {V("p10_us"),12:F1} {V("p90_us"),12:F1} {V("gflops"),9:F1} {V("gbps"),8:F1} {r["iters"]!.GetValue<int>(),7}  {w.BytesMeaning}");
         }
         Console.Error.WriteLine();
     }

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # HTTP throughput of decode steps over loopback: the demo model at whisper-base size (6 layers, d 512, 8 heads),
-# one session of m = 1500, 16 connections, binary and JSON bodies. Prints one JSON object on stdout.
-#   bash benchmarks/http/run.sh [--duration 10] [--warmup 15] [--connections 16] [--threads 1] [--batch-rows 64] [--api-key]
+# sessions of m = 1500, raw float32 and JSON bodies. Prints one JSON object on stdout.
+#   bash benchmarks/http/run.sh [--sessions 16] [--duration 10] [--warmup 15] [--connections 16] [--threads 1] [--batch-rows 64] [--api-key]
 # --api-key configures one API key (a fresh random one; rate limits then apply with their defaults) and sends it.
-# --batch-rows 1 runs every step alone (CrossAttention:Batching:MaxRows), which measures the per-request overhead.
-# It first measures the yardstick on the same machine, right before: the in-process kernel-only decode-whisper-base
-# median on 1 thread (the anchor benchmark), and reports each HTTP rate as a fraction of 2 × 1e6 ÷ that median.
+# Three loads, each in raw float32 and JSON (the last one raw only):
+#   many     --connections connections over --sessions sessions (connection i steps session i mod sessions)
+#   one      the same connections all on ONE session (the earlier benchmark, kept for continuity)
+#   sequential  one connection, one session, one step at a time: the per-token latency a generation loop sees
+# The yardstick is the same work in-process, measured first in the same run (the benchmark's `sessions` mode): the
+# same number of concurrent callers on the same number of sessions through the service's scheduler (ComputeGate)
+# and the endpoint's decode call. Each HTTP rate is reported as a fraction of it; the sequential latency minus the
+# in-process one is what the HTTP layer adds to each step.
 # Needs wrk (apt-get install -y wrk) and python3 (to write the request bodies).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-duration=10 warmup=15 connections=16 threads=1 port=5180 batch_rows=64 api_key=""
+sessions=16 duration=10 warmup=15 connections=16 threads=1 port=5180 batch_rows=64 api_key=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --sessions) sessions=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
@@ -32,8 +38,15 @@ trap cleanup EXIT
 
 dotnet build -c Release src/CrossAttention.Api >&2
 dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2
-dotnet run -c Release --no-build --project benchmarks/CrossAttention.Benchmarks -- anchor --threads 1 --only decode-whisper-base \
-  >"$work/kernel.json" 2>/dev/null
+# The built program directly: `dotnet run` re-evaluates the project each time, which takes tens of seconds on a busy host.
+bench() { dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll "$@"; }
+echo "yardstick: in-process, before the server starts" >&2
+bench anchor --threads 1 --rounds 1 --only decode-whisper-base >"$work/kernel.json" 2>/dev/null
+common=(--seconds "$duration" --warmup 5 --batch-rows "$batch_rows" --layers 6 --d 512 --heads 8 --m 1500)
+bench sessions --sessions "$sessions" --callers "$connections" "${common[@]}" >"$work/inproc-many.json"
+bench sessions --sessions 1 --callers "$connections" "${common[@]}" >"$work/inproc-one.json"
+bench sessions --sessions 1 --callers 1 "${common[@]}" >"$work/inproc-sequential.json"
+
 auth=()
 if [ -n "$api_key" ]; then
   export CrossAttention__Auth__ApiKeys__0__Name=bench
@@ -63,32 +76,38 @@ open(f"{work}/query.f32", "wb").write(struct.pack(f"<{len(query)}f", *query))
 open(f"{work}/query.json", "w").write(json.dumps({"layer": 0, "queries": [query]}))
 PY
 
-session=$(curl -sf -X POST "$base/encode?model=demo&rows=1500" -H 'Content-Type: application/octet-stream' "${auth[@]}" \
-  --data-binary "@$work/source.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')
+ids=()
+for _ in $(seq 1 "$sessions"); do
+  ids+=("$(curl -sf -X POST "$base/encode?model=demo&rows=1500" -H 'Content-Type: application/octet-stream' "${auth[@]}" \
+    --data-binary "@$work/source.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')")
+done
+all_ids=$(IFS=,; echo "${ids[*]}")
 
-run_wrk() { # mode body-file
-  API_KEY=$api_key SESSION_ID=$session MODE=$1 BODY_FILE=$2 wrk -t"$threads" -c"$connections" -d"${duration}s" --latency \
-    -s benchmarks/http/decode-step.lua "$base" 2>&1
+run_wrk() { # ids mode body-file connections seconds [--latency]
+  API_KEY=$api_key SESSION_IDS=$1 MODE=$2 BODY_FILE=$3 wrk -t"$threads" -c"$4" -d"$5s" ${6:-} -s benchmarks/http/decode-step.lua "$base" 2>&1
 }
 # Each form is warmed up under the same load before it is measured: tiered compilation (with dynamic PGO) takes about
 # 10 s of load on 2 busy cores to reach its final code, and a shorter warm-up measures part-instrumented code.
-warm() { API_KEY=$api_key SESSION_ID=$session MODE=$1 BODY_FILE=$2 wrk -t"$threads" -c"$connections" -d"${warmup}s" \
-  -s benchmarks/http/decode-step.lua "$base" >/dev/null 2>&1; }
-warm binary "$work/query.f32"
-run_wrk binary "$work/query.f32" >"$work/binary.txt"
-warm json "$work/query.json"
-run_wrk json "$work/query.json" >"$work/json.txt"
-cat "$work/binary.txt" "$work/json.txt" >&2
+measure() { # name ids mode body-file connections warmup
+  run_wrk "$2" "$3" "$4" "$5" "$6" >/dev/null
+  run_wrk "$2" "$3" "$4" "$5" "$duration" --latency >"$work/$1.txt"
+  echo "== $1" >&2; cat "$work/$1.txt" >&2
+}
+measure many-binary "$all_ids" binary "$work/query.f32" "$connections" "$warmup"
+measure many-json "$all_ids" json "$work/query.json" "$connections" "$warmup"
+measure one-binary "${ids[0]}" binary "$work/query.f32" "$connections" 5
+measure one-json "${ids[0]}" json "$work/query.json" "$connections" 5
+measure sequential-binary "${ids[0]}" binary "$work/query.f32" 1 3
 
-python3 - "$work" "$connections" "$duration" "$batch_rows" "$warmup" "${api_key:+1}" <<'PY'
+python3 - "$work" "$connections" "$duration" "$batch_rows" "$warmup" "$sessions" "${api_key:+1}" <<'PY'
 import json, re, sys
-work, connections, duration, batch_rows, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-api_key = sys.argv[6] == "1"
+work, connections, duration, batch_rows, warmup, sessions = sys.argv[1], *map(int, sys.argv[2:7])
+api_key = sys.argv[7] == "1"
 def to_us(text):
     value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return round(float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit], 1)
-def parse(path):
-    text = open(path).read()
+def parse(name):
+    text = open(f"{work}/{name}.txt").read()
     out = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))}
     for pct in ("50", "90", "99"):
         m = re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M)
@@ -98,13 +117,25 @@ def parse(path):
     m = re.search(r"Socket errors: (.*)", text)
     out["socket_errors"] = m.group(1).strip() if m else "none"
     return out
-kernel = json.load(open(f"{work}/kernel.json"))["decode-whisper-base"]["median_us"]
-kernel_only = 2e6 / kernel
-binary, js = parse(f"{work}/binary.txt"), parse(f"{work}/json.txt")
-binary["fraction_of_kernel_only"] = round(binary["requests_per_second"] / kernel_only, 3)
-js["fraction_of_kernel_only"] = round(js["requests_per_second"] / kernel_only, 3)
-print(json.dumps({"kernel_only": {"decode_whisper_base_1_thread_median_us": kernel, "steps_per_second": round(kernel_only)},
-                  "binary": binary, "json": js,
-                  "_meta": {"connections": connections, "duration_s": duration, "warmup_s": warmup, "batch_max_rows": batch_rows, "api_key": api_key,
-                            "model": "demo 6 layers, d 512, 8 heads (whisper-base size)", "m": 1500, "n": 1, "layer": 0}}, indent=2))
+def load(name): return json.load(open(f"{work}/{name}.json"))
+kernel = load("kernel")["decode-whisper-base"]["median_us"]
+inproc = {k: load(f"inproc-{k}") for k in ("many", "one", "sequential")}
+result = {"yardstick_in_process": {k: {f: v[f] for f in ("steps_per_second", "p50_us", "p90_us", "p99_us", "mean_batch_steps")}
+                                   for k, v in inproc.items()},
+          "kernel_only": {"decode_whisper_base_1_thread_median_us": kernel, "steps_per_second": round(2e6 / kernel)}}
+for load_name in ("many", "one"):
+    for form in ("binary", "json"):
+        r = parse(f"{load_name}-{form}")
+        r["fraction_of_in_process"] = round(r["requests_per_second"] / inproc[load_name]["steps_per_second"], 3)
+        if load_name == "one": r["fraction_of_kernel_only"] = round(r["requests_per_second"] * kernel / 2e6, 3)
+        result[f"{load_name}_sessions_{form}" if load_name == "many" else f"one_session_{form}"] = r
+seq = parse("sequential-binary")
+seq["http_adds_us"] = {p: round(seq[f"{p}_us"] - inproc["sequential"][f"{p}_us"], 1) for p in ("p50", "p90", "p99")}
+result["sequential_binary"] = seq
+result["targets"] = {"many_sessions_binary >= 0.6 of in-process": result["many_sessions_binary"]["fraction_of_in_process"] >= 0.6,
+                     "many_sessions_json >= 0.4 of in-process": result["many_sessions_json"]["fraction_of_in_process"] >= 0.4}
+result["_meta"] = {"sessions": sessions, "connections": connections, "duration_s": duration, "warmup_s": warmup,
+                   "batch_max_rows": batch_rows, "api_key": api_key, "model": "demo 6 layers, d 512, 8 heads (whisper-base size)",
+                   "m": 1500, "n": 1, "layer": 0, "loadavg": open("/proc/loadavg").read().split()[:3]}
+print(json.dumps(result, indent=2))
 PY

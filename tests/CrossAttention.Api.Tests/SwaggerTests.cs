@@ -136,7 +136,7 @@ public class SwaggerExampleMetadataTests(ApiFactory factory) : IClassFixture<Api
             new Swashbuckle.AspNetCore.SwaggerGen.SchemaRepository(), new Microsoft.OpenApi.OpenApiDocument(), null!));
 
         var example = Assert.IsType<JsonObject>(operation.RequestBody.Content![System.Net.Mime.MediaTypeNames.Application.Json].Example);
-        Assert.Equal("demo", example["model"]!.GetValue<string>());
+        Assert.Equal("tutorial", example["model"]!.GetValue<string>()); // the examples' model when the tutorial is served
         Assert.Equal(ExampleRows, example["source"]!.AsArray().Count);
     }
 

@@ -77,4 +77,103 @@ public class KernelParallelTests
         }
         Assert.All(counts, c => Assert.Equal(1, c));
     }
+    /// <summary>Marks an item as run and, at the halfway item, lets a held-back worker go.</summary>
+    private unsafe struct ReleasingBody : IParallelBody
+    {
+        public int* Counts;
+        public int ReleaseAt;
+        public SemaphoreSlim Release;
+
+        public readonly void Invoke(int index)
+        {
+            Interlocked.Increment(ref Counts[index]);
+            if (index == ReleaseAt) Release.Release();
+        }
+    }
+
+    [Fact]
+    public unsafe void EveryIndexRunsExactlyOnceWhileTheWorkerNeverShowsUp()
+    {
+        using var held = new ManualResetEventSlim(false);
+        KernelParallel.BeforeWorkerJoinsForTests = () => held.Wait();
+        try
+        {
+            const int count = 64, rounds = 20;
+            var counts = new int[count];
+            fixed (int* p = counts)
+            {
+                // The worker is stuck before it can join: every loop must finish on the caller alone.
+                for (int round = 0; round < rounds; round++)
+                {
+                    var body = new CountingBody { Counts = p };
+                    KernelParallel.For(count, 2, ref body);
+                }
+            }
+            Assert.All(counts, c => Assert.Equal(rounds, c));
+        }
+        finally
+        {
+            KernelParallel.BeforeWorkerJoinsForTests = null;
+            held.Set();
+        }
+    }
+
+    [Fact]
+    public unsafe void EveryIndexRunsExactlyOnceWhenTheWorkerJoinsLate()
+    {
+        const int count = 64, rounds = 200;
+        using var lateJoin = new SemaphoreSlim(0);
+        // Each wake-up of the worker waits until some thread has run the loop's middle item, so it arrives with
+        // about half of the items already taken (or none left, or in a later loop).
+        KernelParallel.BeforeWorkerJoinsForTests = () => lateJoin.Wait(millisecondsTimeout: 1000);
+        try
+        {
+            var counts = new int[count];
+            fixed (int* p = counts)
+            {
+                for (int round = 0; round < rounds; round++)
+                {
+                    var body = new ReleasingBody { Counts = p, ReleaseAt = count / 2, Release = lateJoin };
+                    KernelParallel.For(count, 2, ref body);
+                }
+            }
+            Assert.All(counts, c => Assert.Equal(rounds, c));
+        }
+        finally
+        {
+            KernelParallel.BeforeWorkerJoinsForTests = null;
+        }
+    }
+
+    [Fact]
+    public unsafe void CountsAccountForEveryItemOfEveryLoop()
+    {
+        // Other tests run loops at the same time, so only the totals of this test's own loops can be checked: every
+        // item counted once, either by the caller, by a worker or alone.
+        const int count = 48, rounds = 100;
+        var counts = new int[count];
+        bool wasCounting = KernelParallel.CountingEnabled;
+        KernelParallel.CountingEnabled = true;
+        try
+        {
+            KernelParallelCounts before = KernelParallel.ReadCounts();
+            fixed (int* p = counts)
+            {
+                for (int round = 0; round < rounds; round++)
+                {
+                    var body = new CountingBody { Counts = p };
+                    KernelParallel.For(count, 2, ref body);
+                }
+            }
+            KernelParallelCounts after = KernelParallel.ReadCounts();
+            long items = after.ItemsByCaller + after.ItemsByWorkers + after.ItemsAlone
+                         - before.ItemsByCaller - before.ItemsByWorkers - before.ItemsAlone;
+            Assert.True(items >= (long)count * rounds, $"{items} items counted for {count * rounds} run");
+            Assert.All(counts, c => Assert.Equal(rounds, c));
+        }
+        finally
+        {
+            KernelParallel.CountingEnabled = wasCounting;
+        }
+    }
 }

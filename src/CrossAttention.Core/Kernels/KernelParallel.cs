@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace CrossAttention.Core.Kernels;
 
@@ -16,99 +17,195 @@ public interface IParallelBody
 /// reference, so a call allocates nothing. Loops that arrive while the workers are busy with another caller's loop run
 /// on their own thread instead of queueing.
 /// </summary>
+/// <remarks>
+/// Robust to a worker that is late or never comes (asleep, or its core taken by another process): the caller and the
+/// workers claim items one at a time from one counter, workers join only while items are left, and the caller runs
+/// whatever nobody else has taken, so no item waits for a particular thread. Once out of items the caller waits only
+/// for items already running elsewhere, and it blocks rather than spins after a short while, so a worker whose core is
+/// taken can be moved onto the caller's. A loop whose wait for a worker cost more than the worker's items saved
+/// makes the next loops run on the caller alone (a doubling number of them, probing again after each run), so two
+/// threads on a crowded machine are never much slower than one.
+/// </remarks>
 public static unsafe class KernelParallel
 {
     // How long a worker keeps spinning for the next loop before it sleeps.
     private static readonly long SpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
+    // How long the caller spins for workers still inside the loop before it blocks.
+    private static readonly long CallerSpinTicks = Stopwatch.Frequency / 50_000; // 20 µs
+    private const int MaxSoloLoops = 256;
 
     private static readonly int WorkerCount = Math.Max(0, Environment.ProcessorCount - 1);
     private static readonly object StartLock = new();
     private static Worker[]? s_workers;
+    private static readonly SemaphoreSlim s_workersLeft = new(0);
 
-    // The loop being run: claimed indices, its body and how many workers still run it.
-    private static int s_busy;
-    private static delegate*<void*, int, void> s_invoke;
-    private static void* s_body;
-    private static int s_count;
-    private static int s_next;
     // Workers join the loop only while it is open, so a worker the OS has not scheduled yet never holds the caller up;
     // the caller closes the loop when it has run out of items and waits only for the workers inside.
     private const int Closed = 1 << 30;
-    private static int s_gate = Closed; // Closed flag | workers inside
-    private static int s_maxJoin;       // maxThreads − 1 of the open loop
-    private static Exception? s_error;
+    private static readonly LoopState s_loop = new();
+    private static readonly Counters s_counters = new();
 
     /// <summary>How many threads a loop can use at most on this machine.</summary>
     public static int MaxThreads => WorkerCount + 1;
+
+    /// <summary>
+    /// Whether loops count who ran their items (read with <see cref="ReadCounts"/>). Off by default: it adds a few
+    /// timestamps and atomic adds per loop, for benchmarks and diagnostics.
+    /// </summary>
+    public static bool CountingEnabled { get; set; }
+
+    /// <summary>The counts since the last <see cref="ResetCounts"/>, while <see cref="CountingEnabled"/>.</summary>
+    public static KernelParallelCounts ReadCounts() => s_counters.Read();
+
+    public static void ResetCounts() => s_counters.Reset();
+
+    /// <summary>Test hook: runs on a worker after it is woken for a loop and before it tries to join it.</summary>
+    internal static Action? BeforeWorkerJoinsForTests;
 
     /// <summary>Runs body.Invoke(i) for every i in [0, count) on up to maxThreads threads, and returns when all are done.</summary>
     public static void For<TBody>(int count, int maxThreads, ref TBody body) where TBody : struct, IParallelBody
     {
         int threads = Math.Min(Math.Min(count, maxThreads), MaxThreads);
-        if (threads <= 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        if (threads <= 1)
         {
             for (int i = 0; i < count; i++) body.Invoke(i);
             return;
         }
+        if (Interlocked.CompareExchange(ref s_loop.Busy, 1, 0) != 0)
+        {
+            if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBusyElsewhere);
+            goto alone;
+        }
+        if (s_loop.SoloLoops > 0)
+        {
+            s_loop.SoloLoops--;
+            Volatile.Write(ref s_loop.Busy, 0);
+            if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBackedOff);
+            goto alone;
+        }
+        RunParallel(count, threads, &Invoke<TBody>, Unsafe.AsPointer(ref body)); // body lives on this stack until it returns
+        return;
+
+    alone:
+        for (int i = 0; i < count; i++) body.Invoke(i);
+        if (CountingEnabled) Interlocked.Add(ref s_counters.ItemsAlone, count);
+    }
+
+    private static void RunParallel(int count, int threads, delegate*<void*, int, void> invoke, void* body)
+    {
+        LoopState loop = s_loop;
         try
         {
             Worker[] workers = s_workers ?? StartWorkers();
-            s_invoke = &Invoke<TBody>;
-            s_body = Unsafe.AsPointer(ref body); // body lives on the caller's stack, which waits below
-            s_count = count;
-            s_error = null;
-            Volatile.Write(ref s_next, 0);
-            s_maxJoin = threads - 1;
-            Volatile.Write(ref s_gate, 0);
+            loop.Invoke = invoke;
+            loop.Body = body;
+            loop.Count = count;
+            loop.Error = null;
+            loop.MaxJoin = threads - 1;
+            Volatile.Write(ref loop.Next.Value, 0);
+            long opened = Stopwatch.GetTimestamp();
+            loop.Opened = opened;
+            Volatile.Write(ref loop.Gate.Value, 0);
+            // Wake first: the caller's own share is what gives a sleeping worker time to arrive.
             for (int w = 0; w < threads - 1; w++) workers[w].Wake();
 
+            int callerItems = 0;
             try
             {
-                RunShare();
+                callerItems = RunShare(loop);
             }
             catch (Exception e)
             {
-                s_error = e; // still wait: the workers read the body on this stack
+                loop.Error = e; // still wait: the workers read the body on the caller's stack
             }
 
-            Interlocked.Add(ref s_gate, Closed);
-            SpinWait spin = default;
-            while (Volatile.Read(ref s_gate) != Closed) spin.SpinOnce(sleep1Threshold: -1);
-            if (s_error is { } error)
+            long callerDone = Stopwatch.GetTimestamp();
+            if (Interlocked.Add(ref loop.Gate.Value, Closed) != Closed) WaitForWorkers(loop, callerDone);
+            long done = Stopwatch.GetTimestamp();
+            Judge(loop, count, callerItems, callerDone - opened, done - callerDone);
+            if (CountingEnabled) s_counters.Add(callerItems, done - callerDone);
+
+            if (loop.Error is { } error)
             {
-                s_error = null;
+                loop.Error = null;
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
         }
         finally
         {
-            s_body = null;
-            Volatile.Write(ref s_busy, 0);
+            loop.Body = null;
+            Volatile.Write(ref loop.Busy, 0);
         }
+    }
+
+    /// <summary>
+    /// Whether the workers' part of this loop cost more than it saved: the caller ran callerItems in callerTicks and
+    /// then waited waitTicks for the rest; alone it would have needed about callerTicks · count / callerItems.
+    /// If so, the next loops run on the caller alone, a doubling number of them after each such loop.
+    /// </summary>
+    private static void Judge(LoopState loop, int count, int callerItems, long callerTicks, long waitTicks)
+    {
+        int workerItems = count - callerItems;
+        bool harmful = callerItems > 0 && waitTicks > CallerSpinTicks &&
+                       (double)waitTicks * callerItems > (double)callerTicks * workerItems;
+        if (!harmful)
+        {
+            loop.Backoff = 0;
+            return;
+        }
+        loop.Backoff = Math.Clamp(loop.Backoff * 2, 2, MaxSoloLoops);
+        loop.SoloLoops = loop.Backoff;
+        if (CountingEnabled) Interlocked.Increment(ref s_counters.HarmfulLoops);
+    }
+
+    private static void WaitForWorkers(LoopState loop, long since)
+    {
+        while (Stopwatch.GetTimestamp() - since < CallerSpinTicks)
+        {
+            if (Volatile.Read(ref loop.Gate.Value) == Closed) return;
+            Thread.SpinWait(20);
+        }
+        // Block, so this core goes idle and a worker waiting for a core can be moved here. The last worker to leave
+        // releases the semaphore if it sees the flag; if it left before the flag was set, consume nothing.
+        Interlocked.Exchange(ref loop.CallerWaiting, 1);
+        if (Volatile.Read(ref loop.Gate.Value) == Closed && Interlocked.Exchange(ref loop.CallerWaiting, 0) == 1) return;
+        s_workersLeft.Wait();
     }
 
     private static void Invoke<TBody>(void* body, int index) where TBody : struct, IParallelBody =>
         Unsafe.AsRef<TBody>(body).Invoke(index);
 
-    private static void RunShare()
+    /// <summary>Claims and runs items until none is left; returns how many it ran.</summary>
+    private static int RunShare(LoopState loop)
     {
-        int count = s_count;
-        var invoke = s_invoke;
-        void* body = s_body;
-        for (int i = Interlocked.Increment(ref s_next) - 1; i < count; i = Interlocked.Increment(ref s_next) - 1)
+        int count = loop.Count;
+        var invoke = loop.Invoke;
+        void* body = loop.Body;
+        int ran = 0;
+        for (int i = Interlocked.Increment(ref loop.Next.Value) - 1; i < count; i = Interlocked.Increment(ref loop.Next.Value) - 1)
+        {
             invoke(body, i);
+            ran++;
+        }
+        return ran;
     }
 
-    private static bool TryJoin()
+    private static bool TryJoin(LoopState loop)
     {
-        int gate = Volatile.Read(ref s_gate);
-        while ((gate & Closed) == 0 && gate < s_maxJoin)
+        int gate = Volatile.Read(ref loop.Gate.Value);
+        while ((gate & Closed) == 0 && gate < loop.MaxJoin)
         {
-            int seen = Interlocked.CompareExchange(ref s_gate, gate + 1, gate);
+            int seen = Interlocked.CompareExchange(ref loop.Gate.Value, gate + 1, gate);
             if (seen == gate) return true;
             gate = seen;
         }
         return false;
+    }
+
+    private static void Leave(LoopState loop)
+    {
+        if (Interlocked.Decrement(ref loop.Gate.Value) == Closed && Interlocked.Exchange(ref loop.CallerWaiting, 0) == 1)
+            s_workersLeft.Release();
     }
 
     private static Worker[] StartWorkers()
@@ -125,11 +222,35 @@ public static unsafe class KernelParallel
         }
     }
 
+    /// <summary>A value alone on its cache lines (the padding is on both sides), so threads that hammer it do not
+    /// also invalidate what the others only read.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct Padded
+    {
+        [FieldOffset(128)] public int Value;
+    }
+
+    /// <summary>The loop being run. Written by its caller before it opens the gate; read by the workers that join.</summary>
+    private sealed class LoopState
+    {
+        public int Busy;
+        public int MaxJoin; // maxThreads − 1 of the open loop
+        public int Count;
+        public delegate*<void*, int, void> Invoke;
+        public void* Body;
+        public Exception? Error;
+        public long Opened;
+        public int SoloLoops, Backoff; // the caller's alone
+        public int CallerWaiting;
+        public Padded Next;  // the next item to claim
+        public Padded Gate;  // Closed flag | workers inside
+    }
+
     private sealed class Worker
     {
-        private readonly SemaphoreSlim _wake = new(0);
-        private int _generation;
+        private Padded _generation;
         private int _sleeping;
+        private readonly SemaphoreSlim _wake = new(0);
 
         public Worker(int index)
         {
@@ -139,45 +260,106 @@ public static unsafe class KernelParallel
 
         public void Wake()
         {
-            Interlocked.Increment(ref _generation);
+            Interlocked.Increment(ref _generation.Value);
             if (Interlocked.Exchange(ref _sleeping, 0) == 1) _wake.Release();
         }
 
         private void Run()
         {
+            LoopState loop = s_loop;
             int seen = 0;
             while (true)
             {
                 long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
-                while (Volatile.Read(ref _generation) == seen)
+                bool slept = false;
+                while (Volatile.Read(ref _generation.Value) == seen)
                 {
                     if (Stopwatch.GetTimestamp() < spinUntil)
                     {
                         Thread.SpinWait(20);
                         continue;
                     }
-                    Volatile.Write(ref _sleeping, 1);
+                    slept = true;
+                    Interlocked.Exchange(ref _sleeping, 1);
                     // A wake between the write above and this check either finds _sleeping = 1 (and releases)
                     // or already cleared it; consume that release so the next sleep waits for real.
-                    if (Volatile.Read(ref _generation) != seen)
+                    if (Volatile.Read(ref _generation.Value) != seen)
                     {
                         if (Interlocked.Exchange(ref _sleeping, 0) == 0) _wake.Wait();
                         break;
                     }
                     _wake.Wait();
                 }
-                seen = Volatile.Read(ref _generation);
-                if (!TryJoin()) continue;
+                seen = Volatile.Read(ref _generation.Value);
+                BeforeWorkerJoinsForTests?.Invoke();
+                if (!TryJoin(loop)) continue;
+                long joined = CountingEnabled ? Stopwatch.GetTimestamp() : 0;
+                int ran = 0;
                 try
                 {
-                    RunShare();
+                    ran = RunShare(loop);
                 }
                 catch (Exception e)
                 {
-                    s_error = e;
+                    loop.Error = e;
                 }
-                Interlocked.Decrement(ref s_gate);
+                if (CountingEnabled) s_counters.AddWorker(ran, slept, joined - loop.Opened);
+                Leave(loop);
             }
         }
     }
+
+    private sealed class Counters
+    {
+        public long Loops, ItemsByCaller, ItemsByWorkers, ItemsAlone, LoopsBusyElsewhere, LoopsBackedOff, HarmfulLoops;
+        public long WorkerJoins, WorkerJoinsAfterSleep, JoinDelayTicks, CallerWaitTicks;
+
+        public void Add(int callerItems, long waitTicks)
+        {
+            Interlocked.Increment(ref Loops);
+            Interlocked.Add(ref ItemsByCaller, callerItems);
+            Interlocked.Add(ref CallerWaitTicks, waitTicks);
+        }
+
+        public void AddWorker(int items, bool slept, long joinDelayTicks)
+        {
+            Interlocked.Add(ref ItemsByWorkers, items);
+            Interlocked.Increment(ref WorkerJoins);
+            if (slept) Interlocked.Increment(ref WorkerJoinsAfterSleep);
+            Interlocked.Add(ref JoinDelayTicks, joinDelayTicks);
+        }
+
+        public KernelParallelCounts Read()
+        {
+            static double Us(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
+            return new KernelParallelCounts(Volatile.Read(ref Loops), Volatile.Read(ref ItemsByCaller),
+                Volatile.Read(ref ItemsByWorkers), Volatile.Read(ref ItemsAlone), Volatile.Read(ref LoopsBusyElsewhere),
+                Volatile.Read(ref LoopsBackedOff), Volatile.Read(ref HarmfulLoops), Volatile.Read(ref WorkerJoins),
+                Volatile.Read(ref WorkerJoinsAfterSleep), Us(Volatile.Read(ref JoinDelayTicks)),
+                Us(Volatile.Read(ref CallerWaitTicks)));
+        }
+
+        public void Reset()
+        {
+            Loops = ItemsByCaller = ItemsByWorkers = ItemsAlone = LoopsBusyElsewhere = LoopsBackedOff = HarmfulLoops = 0;
+            WorkerJoins = WorkerJoinsAfterSleep = JoinDelayTicks = CallerWaitTicks = 0;
+            Interlocked.MemoryBarrier();
+        }
+    }
 }
+
+/// <summary>Who ran the items of <see cref="KernelParallel"/> loops while counting was on.</summary>
+/// <param name="ParallelLoops">loops opened to the workers</param>
+/// <param name="ItemsByCaller">items of those loops the calling thread ran</param>
+/// <param name="ItemsByWorkers">items of those loops the workers ran</param>
+/// <param name="ItemsAlone">items of loops run on the caller alone although more threads were allowed</param>
+/// <param name="LoopsBusyElsewhere">loops run alone because the workers were in another caller's loop</param>
+/// <param name="LoopsBackedOff">loops run alone because a recent loop's wait for a worker cost more than it saved</param>
+/// <param name="HarmfulLoops">loops whose wait for a worker cost more than the worker's items saved</param>
+/// <param name="WorkerJoins">times a worker joined a loop</param>
+/// <param name="WorkerJoinsAfterSleep">of those, times the worker had gone to sleep before the loop</param>
+/// <param name="JoinDelayUs">summed time from a loop's opening to a worker joining it, µs</param>
+/// <param name="CallerWaitUs">summed time callers waited for workers after running out of items, µs</param>
+public readonly record struct KernelParallelCounts(long ParallelLoops, long ItemsByCaller, long ItemsByWorkers,
+    long ItemsAlone, long LoopsBusyElsewhere, long LoopsBackedOff, long HarmfulLoops, long WorkerJoins,
+    long WorkerJoinsAfterSleep, double JoinDelayUs, double CallerWaitUs);
