@@ -50,6 +50,27 @@ public sealed class SwaggerSecurityTests(KeyedApiFactory factory) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/attention", Json.Raw(attention.ToJsonString()))).StatusCode);
     }
 
+    [Fact]
+    public async Task TheSessionExamplesWorkForEachKeyOnItsOwnExampleSession()
+    {
+        var document = await DocumentAsync(factory);
+        var step = document["paths"]!["/sessions/{id}/decode-step"]!["post"]!;
+        string id = step["parameters"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == "id")!["example"]!.GetValue<string>();
+        string body = step["requestBody"]!["content"]!["application/json"]!["example"]!.ToJsonString();
+        var byBody = document["paths"]!["/decode-step"]!["post"]!["requestBody"]!["content"]!["application/json"]!["example"]!;
+        foreach (var key in new[] { KeyedApiFactory.TeamA, KeyedApiFactory.TeamB })
+        {
+            var client = factory.ClientFor(key);
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/sessions/{id}/decode-step", Json.Raw(body))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/decode-step", Json.Raw(byBody.ToJsonString()))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/sessions/{id}")).StatusCode);
+        }
+        // Each key got its own example session: deleting one key's leaves the other's.
+        Assert.Equal(HttpStatusCode.NoContent, (await factory.ClientFor(KeyedApiFactory.TeamA).DeleteAsync($"/sessions/{id}")).StatusCode);
+        var store = factory.Services.GetRequiredService<CrossAttention.Api.Sessions.ISessionStore>();
+        Assert.NotNull(await store.GetAsync(new CrossAttention.Api.Sessions.SessionKey(KeyedApiFactory.TeamB, id), CancellationToken.None));
+    }
+
     private static async Task<JsonObject> DocumentAsync(ApiFactory app)
     {
         await app.Services.GetRequiredService<ModelCatalog>().WhenReady;
