@@ -12,6 +12,7 @@ builder.Services.AddCrossAttention();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRateLimiter();
 app.UseCrossAttentionSwagger();
 
 app.MapModels();

@@ -25,6 +25,7 @@ internal sealed record DecodeStepParameters(
     DecodeStepRequest? IRequestWithBody<DecodeStepRequest>.Body { set => _body = value; }
     public LimitsOptions Limits => Options.Value.Limits;
     public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
+    public (int Rows, string Key) MaxMatrixRows => (Limits.MaxQueries, "Limits:MaxQueries");
 }
 
 /// <summary>
@@ -54,6 +55,7 @@ internal sealed record SessionDecodeStepParameters(
     DecodeStepRequest? IRequestWithBody<DecodeStepRequest>.Body { set => _body = value; }
     public LimitsOptions Limits => Options.Value.Limits;
     public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
+    public (int Rows, string Key) MaxMatrixRows => (Limits.MaxQueries, "Limits:MaxQueries");
     public bool AcceptsRawFloat32 => true;
 
     public async ValueTask<(DecodeStepRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)

@@ -46,7 +46,8 @@ public static class DecodeStepsEndpoints
         var body = parameters.Body;
         if (string.IsNullOrEmpty(body.SessionId))
             return Problems.Invalid("sessionId", "is required.");
-        return await DecodeAsync(body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
+        return await DecodeAsync(body.SessionId, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.Request,
+            parameters.CancellationToken);
     }
 
     internal static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> SessionDecodeStepAsync(
@@ -55,11 +56,13 @@ public static class DecodeStepsEndpoints
         var body = parameters.Body;
         if (body.SessionId is { } named && named != parameters.Id)
             return Problems.Invalid("sessionId", $"names session '{named}', but the path names '{parameters.Id}'; omit it or make them agree.");
-        return await DecodeAsync(parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.CancellationToken);
+        return await DecodeAsync(parameters.Id, body, parameters.Store, parameters.Gate, parameters.Options.Value, parameters.Request,
+            parameters.CancellationToken);
     }
 
     private static async Task<Results<NegotiatedAttentionResult, ValidationProblem, NotFoundProblem>> DecodeAsync(string sessionId,
-        DecodeStepRequest body, ISessionStore store, ComputeGate gate, CrossAttentionOptions settings, CancellationToken cancellationToken)
+        DecodeStepRequest body, ISessionStore store, ComputeGate gate, CrossAttentionOptions settings, HttpRequest request,
+        CancellationToken cancellationToken)
     {
         var session = await store.GetAsync(sessionId, cancellationToken);
         if (session is null) return SessionsEndpoints.SessionNotFound(sessionId);
@@ -67,7 +70,8 @@ public static class DecodeStepsEndpoints
         var check = new RequestValidation(settings.Limits);
         check.Layer(body.Layer, model);
         check.Queries(body.Queries, model);
-        check.AttentionSize(body.ReturnAttention, model, body.Queries, session.Encoded.SourceLength);
+        bool json = !NegotiatedAttentionResult.WantsRawFloat32(request);
+        check.ResponseSize(body.ReturnAttention, model, body.Queries, session.Encoded.SourceLength, json);
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
         int layer = body.Layer!.Value;
@@ -76,7 +80,8 @@ public static class DecodeStepsEndpoints
         try
         {
             return new NegotiatedAttentionResult(await CrossAttentionCompute.DecodeAsync(gate, model, layer,
-                session.Encoded.Layers[layer], body.Queries!, body.ReturnAttention, cancellationToken));
+                session.Encoded.Layers[layer], body.Queries!, body.ReturnAttention, InFlightReservation.For(request.HttpContext), json,
+                cancellationToken));
         }
         finally
         {

@@ -41,6 +41,7 @@ internal sealed record EncodeParameters(
     public LimitsOptions Limits => Options.Value.Limits;
     public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
     public bool AcceptsRawFloat32 => true;
+    public (int Rows, string Key) MaxMatrixRows => (Limits.MaxSourceLength, "Limits:MaxSourceLength");
 
     public async ValueTask<(EncodeRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
     {
