@@ -31,6 +31,7 @@ public static class PressureSetup
 
         services.AddSingleton<InFlightBudget>();
         services.AddSingleton<AllocationHealth>();
+        services.AddHostedService<IdleMemoryTrim>();
         services.AddHealthChecks()
             .AddCheck<AllocationReadinessCheck>("allocations", tags: [HealthEndpoints.ReadyTag])
             .AddCheck<StoppingCheck>("stopping", tags: [HealthEndpoints.ReadyTag])
