@@ -5,7 +5,6 @@ using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Features.Health;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
@@ -67,16 +66,9 @@ public static class PressureSetup
         http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         http.Response.Headers.RetryAfter = ServerBusyException.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         var limits = http.RequestServices.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits;
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Server busy",
-                Detail = $"{limits.MaxConcurrentExpensiveRequests} encodes are running and {limits.ExpensiveRequestQueueLength} waiting " +
-                    "(Limits:MaxConcurrentExpensiveRequests, Limits:ExpensiveRequestQueueLength). Retry shortly.",
-            },
-        });
+        // A problem result writes problem+json whatever the Accept header names (a raw float32 client included).
+        await TypedResults.Problem(title: "Server busy", statusCode: StatusCodes.Status503ServiceUnavailable,
+            detail: $"{limits.MaxConcurrentExpensiveRequests} encodes are running and {limits.ExpensiveRequestQueueLength} waiting " +
+                "(Limits:MaxConcurrentExpensiveRequests, Limits:ExpensiveRequestQueueLength). Retry shortly.").ExecuteAsync(http);
     }
 }

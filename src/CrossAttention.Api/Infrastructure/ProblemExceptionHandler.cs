@@ -35,12 +35,15 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         else if (status >= 500) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
         httpContext.Response.StatusCode = status;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        if (await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
             ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
-        });
+        })) return true;
+        // The problem writer declines when Accept names only application/octet-stream; the client still gets problem+json.
+        await TypedResults.Problem(detail, statusCode: status, title: title).ExecuteAsync(httpContext);
+        return true;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Out of memory in {Method} {Path}; answered 503")]

@@ -79,6 +79,22 @@ public class OutOfMemoryTests : IClassFixture<OutOfMemoryTests.Factory>
     }
 
     [Fact]
+    public async Task OutOfMemoryIsProblemJsonEvenForAClientThatAcceptsOnlyRawFloat32()
+    {
+        var created = await _client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(4, 64, 1) }));
+        string id = (await created.ReadObjectAsync())["sessionId"]!.GetValue<string>();
+        _factory.Store!.FailNext(1);
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/sessions/{id}/decode-step?layer=0&rows=1")
+        {
+            Content = new ByteArrayContent(new byte[64 * sizeof(float)]) { Headers = { ContentType = new("application/octet-stream") } },
+        };
+        request.Headers.Accept.Add(new("application/octet-stream"));
+        var failed = await _client.SendAsync(request);
+        await ProblemAssert.IsProblemAsync(failed, HttpStatusCode.ServiceUnavailable);
+        Assert.NotNull(failed.Headers.RetryAfter);
+    }
+
+    [Fact]
     public void EveryStaticTableOfTheRequestPathIsBuiltAtStartUp()
     {
         // A table built lazily by a type initializer that fails once (out of memory) fails that type for the life of
