@@ -40,7 +40,13 @@ public static class CallerRateLimiter
         });
         limiter.GlobalLimiter = new CostedRateLimiter(partitions, context => Cost(context, limits));
         limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-        limiter.OnRejected = WriteRejectionAsync;
+        // One OnRejected serves every limiter. An empty token bucket says when to retry; the encode concurrency limiter
+        // (configured before this, with its own 503 answer) does not.
+        var otherLimiters = limiter.OnRejected;
+        limiter.OnRejected = (rejected, cancellationToken) =>
+            otherLimiters is null || rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out _)
+                ? WriteRejectionAsync(rejected, cancellationToken)
+                : otherLimiters(rejected, cancellationToken);
     }
 
     public static int Cost(HttpContext context, RateLimitOptions limits) =>

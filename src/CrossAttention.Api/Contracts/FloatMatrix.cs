@@ -1,4 +1,4 @@
-using System.Buffers;
+using CrossAttention.Api.Infrastructure;
 using System.Runtime.InteropServices;
 
 namespace CrossAttention.Api.Contracts;
@@ -37,7 +37,7 @@ public sealed partial class FloatMatrix : IDisposable
     public void Dispose()
     {
         var buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+        if (buffer is not null) RequestBuffers.Return(buffer, reservation: null);
     }
 
     /// <summary>Wraps raw little-endian float32 values already in a rented buffer; checks they are finite.</summary>

@@ -58,10 +58,25 @@ internal sealed class RequestValidation(LimitsOptions limits)
         return bytes;
     }
 
-    public void AttentionSize(bool returnAttention, CrossAttentionModel model, FloatMatrix? queries, int sourceLength)
+    /// <summary>
+    /// Checks the response fits one array and Limits:MaxResponseBytes (JSON counted at
+    /// <see cref="CrossAttentionCompute.JsonBytesPerValue"/> a value, raw at 4), before anything is computed.
+    /// </summary>
+    public void ResponseSize(bool returnAttention, CrossAttentionModel model, FloatMatrix? queries, int sourceLength, bool json)
     {
-        if (returnAttention && queries is not null && !CrossAttentionCompute.AttentionFits(model.Heads, queries.Rows, sourceLength))
+        if (queries is null) return;
+        if (returnAttention && !CrossAttentionCompute.AttentionFits(model.Heads, queries.Rows, sourceLength))
+        {
             Add("returnAttention", $"the attention matrix [{model.Heads}, {queries.Rows}, {sourceLength}] is too large for one response; send fewer queries per step.");
+            return;
+        }
+        long bytes = CrossAttentionCompute.ResponseBytes(model, queries.Rows, sourceLength, returnAttention, json);
+        if (bytes <= limits.MaxResponseBytes) return;
+        string form = json
+            ? "ask for raw float32 instead (Accept: application/octet-stream, 4 bytes a value) or send fewer query rows per step"
+            : "send fewer query rows per step";
+        Add(returnAttention ? "returnAttention" : "queries", $"the response would be about {bytes} bytes, over Limits:MaxResponseBytes " +
+            $"({limits.MaxResponseBytes}): {form}.");
     }
 
     public void Ttl(int? ttlSeconds, CacheOptions cache)

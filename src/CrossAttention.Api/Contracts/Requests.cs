@@ -14,6 +14,7 @@ public sealed class EncodeRequest : IDisposable
     public FloatMatrix? Source { get; set; }
 
     /// <summary>Optional, one per source row: 1 keep, 0 padding (weight exactly 0).</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SourceMaskJsonConverter))]
     public int[]? SourceMask { get; set; }
 
     /// <summary>Optional sliding time-to-live in seconds (default Cache:DefaultTtlSeconds, at most Cache:MaxTtlSeconds).</summary>
@@ -61,6 +62,7 @@ public sealed class AttentionRequest : IDisposable
     public FloatMatrix? Source { get; set; }
 
     /// <summary>Optional, one per source row: 1 keep, 0 padding.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SourceMaskJsonConverter))]
     public int[]? SourceMask { get; set; }
 
     /// <summary>The queries X: n rows of d_q values.</summary>

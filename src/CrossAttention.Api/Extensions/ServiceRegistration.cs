@@ -64,6 +64,7 @@ public static class ServiceRegistration
 
         services.AddHealthChecks().AddCheck<ModelsLoadedHealthCheck>("models", tags: [HealthEndpoints.ReadyTag]);
         services.AddCrossAttentionSwagger();
+        services.AddRequestPressureLimits();
         return services;
     }
 }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using CrossAttention.Api.Catalog;
+using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Options;
 using Microsoft.Extensions.Options;
 using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
@@ -19,6 +21,9 @@ internal interface IRequestWithBody<TBody> where TBody : class, IDisposable
     TBody? Body { set; }
 
     bool AcceptsRawFloat32 { get; }
+
+    /// <summary>Most rows a matrix of this endpoint's JSON body may have; the parser stops at the row past it.</summary>
+    (int Rows, string Key) MaxMatrixRows { get; }
 
     /// <summary>Reads the raw float32 form; the refusal (a problem result) instead when the query string or body is wrong.</summary>
     ValueTask<(TBody? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken);
@@ -41,6 +46,11 @@ internal abstract record BodyParameters<TBody>(HttpRequest Request, IOptions<Cro
     public JsonSerializerOptions JsonOptions => Json.Value.SerializerOptions;
     public virtual bool AcceptsRawFloat32 => false;
 
+    /// <summary>The larger of the source and query row limits, unless the endpoint's body has only one kind of matrix.</summary>
+    public virtual (int Rows, string Key) MaxMatrixRows => Limits.MaxSourceLength >= Limits.MaxQueries
+        ? (Limits.MaxSourceLength, "Limits:MaxSourceLength")
+        : (Limits.MaxQueries, "Limits:MaxQueries");
+
     public virtual ValueTask<(TBody? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken) =>
         throw new NotSupportedException("This endpoint takes JSON only.");
 }
@@ -61,7 +71,7 @@ internal sealed class BodyNegotiationFilter<TParameters, TBody> : IEndpointFilte
         IResult? refusal;
         if (RequestBody.IsJson(request))
             (body, refusal) = await RequestBody.ReadJsonAsync<TBody>(request, parameters.Limits.MaxRequestBytes,
-                parameters.JsonOptions, cancellationToken);
+                parameters.JsonOptions, ReadLimits(parameters, request.HttpContext), cancellationToken);
         else if (RequestBody.IsOctetStream(request) && parameters.AcceptsRawFloat32)
             (body, refusal) = await parameters.ReadRawFloat32Async(cancellationToken);
         else
@@ -73,6 +83,17 @@ internal sealed class BodyNegotiationFilter<TParameters, TBody> : IEndpointFilte
             parameters.Body = body;
             return await next(context);
         }
+    }
+
+    private static JsonReadLimits ReadLimits(TParameters parameters, HttpContext context)
+    {
+        var (rows, key) = parameters.MaxMatrixRows;
+        // No served model takes a wider row: a wider one is refused at its first extra value.
+        int widest = 0;
+        foreach (var model in context.RequestServices.GetRequiredService<ModelCatalog>().All)
+            widest = Math.Max(widest, Math.Max(model.SourceDim, model.QueryDim));
+        return new JsonReadLimits(rows, key, widest > 0 ? widest : int.MaxValue, parameters.Limits.MaxSourceLength,
+            InFlightReservation.For(context));
     }
 }
 

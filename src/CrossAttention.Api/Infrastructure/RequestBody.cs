@@ -3,7 +3,9 @@ using System.IO.Pipelines;
 using System.Net.Mime;
 using System.Text.Json;
 using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Options;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace CrossAttention.Api.Infrastructure;
@@ -28,18 +30,26 @@ internal static class RequestBody
         $"Content-Type '{request.ContentType ?? "(none)"}' is not accepted here; send {MediaTypeNames.Application.Json}" +
         (binaryAllowed ? $", or {MediaTypeNames.Application.Octet} (raw little-endian float32) with the shape in the query string." : "."));
 
-    /// <summary>Deserializes a JSON body; the error result is set instead when the body is too large or malformed.</summary>
+    /// <summary>
+    /// Deserializes a JSON body, checking <paramref name="limits"/> as it parses; the error result is set instead when
+    /// the body is too large, too slow, breaks a limit or is malformed.
+    /// </summary>
     public static async Task<(T? Value, ProblemHttpResult? Error)> ReadJsonAsync<T>(HttpRequest request, long maxBytes,
-        JsonSerializerOptions options, CancellationToken cancellationToken) where T : class
+        JsonSerializerOptions options, JsonReadLimits limits, CancellationToken cancellationToken) where T : class
     {
         var (buffer, length, error) = await ReadBytesAsync(request, maxBytes, cancellationToken);
         if (error is not null) return (null, error);
         try
         {
-            var value = JsonSerializer.Deserialize<T>(buffer.AsSpan(0, length), options);
+            var value = limits.Deserialize<T>(buffer.AsSpan(0, length), options);
             return value is null
                 ? (null, Problems.Create(StatusCodes.Status400BadRequest, "Malformed JSON", "The body must be a JSON object."))
                 : (value, null);
+        }
+        catch (BodyLimitException e)
+        {
+            string field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+            return (null, Problems.Validation(field, e.Message.Split(" Path:", 2)[0]));
         }
         catch (JsonException e)
         {
@@ -47,7 +57,7 @@ internal static class RequestBody
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer, InFlightReservation.For(request.HttpContext));
         }
     }
 
@@ -65,13 +75,21 @@ internal static class RequestBody
         long rowBytes = (long)rows * sizeof(float);
         if (length % rowBytes != 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer, InFlightReservation.For(request.HttpContext));
             return (null, Problems.Validation(field,
                 $"the body has {length} bytes, which is not {rows} rows of float32 values (a multiple of {rowBytes} bytes)."));
         }
+        // The buffer becomes the matrix; its reservation is released with the request's.
         return (FloatMatrix.FromRented(buffer, rows, (int)(length / rowBytes)), null);
     }
 
+    /// <summary>Bytes a body buffer starts with when it declares more: it grows as data arrives, never ahead of it.</summary>
+    private const int InitialBufferBytes = 64 * 1024;
+
+    /// <summary>
+    /// Reads the whole body into one buffer that grows (doubling, up to the declared length) as bytes arrive, each size
+    /// reserved against the in-flight budget before it is allocated, within Limits:RequestBodyTimeoutSeconds.
+    /// </summary>
     private static async Task<(byte[] Buffer, int Length, ProblemHttpResult? Error)> ReadBytesAsync(HttpRequest request,
         long maxBytes, CancellationToken cancellationToken)
     {
@@ -79,27 +97,34 @@ internal static class RequestBody
         // Our own bound is checked below; lift the server's default one to it so the two never disagree.
         if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
             sizeLimit.MaxRequestBodySize = maxBytes + 1;
-        int initial = (int)Math.Min(request.ContentLength ?? 16 * 1024, maxBytes);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initial, 256));
+        var services = request.HttpContext.RequestServices;
+        var timeout = TimeSpan.FromSeconds(services.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits.RequestBodyTimeoutSeconds);
+        using var deadline = new CancellationTokenSource(timeout, services.GetRequiredService<TimeProvider>());
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var reservation = InFlightReservation.For(request.HttpContext);
+
+        long expected = Math.Min(request.ContentLength ?? maxBytes, maxBytes);
+        byte[] buffer = RequestBuffers.Rent((int)Math.Clamp(expected, 256, InitialBufferBytes), reservation, "reading the body");
         int length = 0;
         PipeReader reader = request.BodyReader;
         try
         {
             while (true)
             {
-                ReadResult result = await reader.ReadAsync(cancellationToken);
+                ReadResult result = await reader.ReadAsync(reading.Token);
                 var data = result.Buffer;
                 if (length + data.Length > maxBytes)
                 {
                     reader.AdvanceTo(data.End);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    RequestBuffers.Return(buffer, reservation);
                     return (Array.Empty<byte>(), 0, TooLarge(maxBytes));
                 }
                 if (length + data.Length > buffer.Length)
                 {
-                    byte[] bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(buffer.Length * 2L, length + data.Length), maxBytes));
+                    long wanted = Math.Max(Math.Min(buffer.Length * 2L, expected), length + data.Length);
+                    byte[] bigger = RequestBuffers.Rent((int)Math.Min(wanted, maxBytes), reservation, "reading the body");
                     buffer.AsSpan(0, length).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    RequestBuffers.Return(buffer, reservation);
                     buffer = bigger;
                 }
                 data.CopyTo(buffer.AsSpan(length));
@@ -109,13 +134,26 @@ internal static class RequestBody
             }
             return (buffer, length, null);
         }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            RequestBuffers.Return(buffer, reservation);
+            // The rest of the body is not worth waiting for: close the connection after the answer.
+            request.HttpContext.Response.Headers.Connection = "close";
+            return (Array.Empty<byte>(), 0, Problems.Create(StatusCodes.Status408RequestTimeout, "Request body timeout",
+                $"The body did not arrive within Limits:RequestBodyTimeoutSeconds ({timeout.TotalSeconds:0} s); {length} bytes had."));
+        }
         catch (BadHttpRequestException e)
         {
             // The server's own limit or a broken upload; the client is told which.
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer, reservation);
             return (Array.Empty<byte>(), 0, e.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? TooLarge(maxBytes)
                 : Problems.Create(e.StatusCode, "Bad request body", e.Message));
+        }
+        catch
+        {
+            RequestBuffers.Return(buffer, reservation);
+            throw;
         }
     }
 

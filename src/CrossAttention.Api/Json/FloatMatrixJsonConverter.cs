@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CrossAttention.Api.Infrastructure;
 
 // The JSON wire form of the contracts: in its own folder, in the contracts' namespace (a CrossAttention.Api.Json
 // namespace would hide every `Json` helper class under CrossAttention.Api).
@@ -14,11 +15,14 @@ namespace CrossAttention.Api.Contracts;
 public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
 {
     private const int InitialCapacity = 1024;
+    private const string ParsingWhat = "parsing the body's matrix";
 
     public override FloatMatrix Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("expected an array of rows (an array of arrays of numbers).");
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialCapacity * sizeof(float));
+        var limits = JsonReadLimits.Current;
+        int maxRows = limits?.MaxRows ?? int.MaxValue, maxWidth = limits?.MaxRowWidth ?? int.MaxValue;
+        byte[] buffer = RequestBuffers.Rent(InitialCapacity * sizeof(float), limits?.Reservation, ParsingWhat);
         Span<float> values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan());
         int count = 0, rows = 0, columns = -1;
         RowProblem? problem = null;
@@ -29,6 +33,7 @@ public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
                 if (!reader.Read()) throw new JsonException("unexpected end of the matrix.");
                 if (reader.TokenType == JsonTokenType.EndArray) break;
                 if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException($"row {rows} is not an array of numbers.");
+                if (rows == maxRows) throw new BodyLimitException($"has more than {maxRows} rows, the most this endpoint takes ({limits!.RowsKey}).");
                 int rowLength = 0;
                 while (true)
                 {
@@ -37,9 +42,11 @@ public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
                     if (reader.TokenType != JsonTokenType.Number) throw new JsonException($"row {rows}, column {rowLength} is not a number.");
                     float value = ReadFloat32(ref reader, out bool finite);
                     if (!finite) problem ??= new RowProblem(rows, $"row {rows}, column {rowLength} is not a finite float32 ({reader.RawText()}).");
+                    if (rowLength == maxWidth)
+                        throw new BodyLimitException($"row {rows} has more than {maxWidth} values, the widest row any served model takes.");
                     if (count == values.Length)
                     {
-                        buffer = Grow(buffer);
+                        buffer = Grow(buffer, limits);
                         values = MemoryMarshal.Cast<byte, float>(buffer.AsSpan());
                     }
                     values[count++] = value;
@@ -53,7 +60,7 @@ public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer, limits?.Reservation);
             throw;
         }
         return new FloatMatrix(buffer, count, rows, Math.Max(columns, 0), problem);
@@ -75,12 +82,14 @@ public sealed class FloatMatrixJsonConverter : JsonConverter<FloatMatrix>
         return finite ? (float)d : 0;
     }
 
-    private static byte[] Grow(byte[] buffer)
+    /// <summary>Doubles the buffer; the new one is reserved before it exists, the old one's bytes are released after.</summary>
+    private static byte[] Grow(byte[] buffer, JsonReadLimits? limits)
     {
         if (buffer.Length >= Array.MaxLength) throw new JsonException("the matrix is too large.");
-        byte[] bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, Array.MaxLength));
+        int length = (int)Math.Min(buffer.Length * 2L, Array.MaxLength);
+        byte[] bigger = RequestBuffers.Rent(length, limits?.Reservation, ParsingWhat);
         buffer.AsSpan().CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(buffer);
+        RequestBuffers.Return(buffer, limits?.Reservation);
         return bigger;
     }
 }

@@ -15,6 +15,12 @@ public sealed class CrossAttentionOptions
     public ComputeSettings Compute { get; set; } = new();
     public SwaggerSettings Swagger { get; set; } = new();
     public TutorialOptions Tutorial { get; set; } = new();
+
+    /// <summary>
+    /// How long in-flight requests may take to finish once stopping begins (HostOptions.ShutdownTimeout). Keep
+    /// preStop + this + a margin within the pod's terminationGracePeriodSeconds.
+    /// </summary>
+    public int ShutdownTimeoutSeconds { get; set; } = 20;
 }
 
 /// <summary>The OpenAPI document (/swagger/v1/swagger.json) and Swagger UI (/swagger).</summary>
@@ -58,6 +64,27 @@ public sealed class LimitsOptions
     /// recordAttention is charged this many rows of [heads, m] per layer from its encode on; a step past it is refused.
     /// </summary>
     public int MaxRecordedSteps { get; set; } = 256;
+
+    /// <summary>
+    /// Bytes all requests together may hold at once: bodies being read (reserved as they arrive), parsed matrices,
+    /// response buffers. A request that would go over is refused at once with 503 + Retry-After.
+    /// </summary>
+    public long MaxInFlightBytes { get; set; } = 256L << 20;
+
+    /// <summary>Largest response one request may produce (JSON estimated at 16 bytes per value); above it, 400 naming the raw form.</summary>
+    public long MaxResponseBytes { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// A request body must arrive within this many seconds (408 otherwise, and what it held is released). 120 s carries
+    /// the default 32 MiB MaxRequestBytes at 280 KB/s (~2.2 Mbit/s).
+    /// </summary>
+    public int RequestBodyTimeoutSeconds { get; set; } = 120;
+
+    /// <summary>Requests to /encode, PUT /sessions/{id} and /attention that may read their bodies and compute at once.</summary>
+    public int MaxConcurrentExpensiveRequests { get; set; } = 4;
+
+    /// <summary>Expensive requests that may wait for one of those permits; beyond them, 503 + Retry-After at once.</summary>
+    public int ExpensiveRequestQueueLength { get; set; } = 16;
 }
 
 /// <summary>The built-in model with seeded weights, served as <c>demo</c>.</summary>

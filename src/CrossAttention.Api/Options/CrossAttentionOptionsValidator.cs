@@ -29,6 +29,15 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         // JSON spends as little as 2 bytes per float, and parsed floats take 4: keep that buffer well inside one array.
         Require(options.Limits.MaxRequestBytes <= 512L << 20, "Limits:MaxRequestBytes", $"must be at most {512L << 20} (512 MiB).");
         Require(options.Limits.MaxRecordedSteps is >= 1 and <= 65536, "Limits:MaxRecordedSteps", "must be between 1 and 65536.");
+        // One body of the largest size holds its buffer, the half-size one it grew from, and its parsed matrix (JSON can
+        // spend as little as 2 bytes of text on a 4-byte float): 4 × MaxRequestBytes at worst.
+        Require(options.Limits.MaxInFlightBytes >= 4 * options.Limits.MaxRequestBytes, "Limits:MaxInFlightBytes",
+            $"({options.Limits.MaxInFlightBytes}) must be at least 4 × {S}:Limits:MaxRequestBytes ({4 * options.Limits.MaxRequestBytes}), or a body of the largest size could be refused on an idle server.");
+        Require(options.Limits.MaxResponseBytes >= 1024, "Limits:MaxResponseBytes", "must be at least 1024.");
+        Require(options.Limits.RequestBodyTimeoutSeconds > 0, "Limits:RequestBodyTimeoutSeconds", "must be greater than 0.");
+        Require(options.Limits.MaxConcurrentExpensiveRequests > 0, "Limits:MaxConcurrentExpensiveRequests", "must be greater than 0.");
+        Require(options.Limits.ExpensiveRequestQueueLength >= 0, "Limits:ExpensiveRequestQueueLength", "must not be negative.");
+        Require(options.ShutdownTimeoutSeconds is >= 1 and <= 3600, "ShutdownTimeoutSeconds", "must be between 1 and 3600.");
         Require(options.Batching.MaxRows is >= 1 and <= 4096, "Batching:MaxRows", "must be between 1 and 4096.");
         Require(KernelVariants.TryParse(options.Compute.Variant, out _, out string? variantError), "Compute:Variant", variantError ?? "");
         if (options.Demo.Enabled)

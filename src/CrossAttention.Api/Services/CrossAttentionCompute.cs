@@ -19,16 +19,35 @@ internal static class CrossAttentionCompute
         return model.Encode(source.Values, source.Rows, mask, lease.Options, pool);
     }
 
-    /// <summary>One layer's decode step (batched with other waiting steps of the layer); the response buffers are the only tensor allocation.</summary>
+    /// <summary>
+    /// One layer's decode step (batched with other waiting steps of the layer); the response buffers are the only
+    /// tensor allocation, reserved with the response they become (<paramref name="json"/>: its text) beforehand.
+    /// </summary>
     public static async ValueTask<AttentionResult> DecodeAsync(ComputeGate gate, CrossAttentionModel model, int layer,
-        KeyValueCache cache, FloatMatrix queries, bool returnAttention, CancellationToken cancellationToken)
+        KeyValueCache cache, FloatMatrix queries, bool returnAttention, InFlightReservation reservation, bool json,
+        CancellationToken cancellationToken)
     {
         int n = queries.Rows;
-        using var observed = ComputeTelemetry.DecodeStep(gate, model, layer, queries, cache.SourceLength); // observability hook
+        using var observed = ComputeTelemetry.DecodeStep(gate, model, layer, queries, cache.SourceLength);
+        long values = (long)n * model.QueryDim + (returnAttention ? (long)model.Heads * n * cache.SourceLength : 0);
+        reservation.Reserve(values * sizeof(float) + ResponseBytes(model, n, cache.SourceLength, returnAttention, json), "the response");
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
         float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
         await gate.DecodeAsync(model.Layers[layer], cache, queries.Memory, n, output, attention, cancellationToken);
         return new AttentionResult(output, n, model.QueryDim, attention, model.Heads, cache.SourceLength);
+    }
+
+    /// <summary>
+    /// An upper estimate of a JSON value's bytes: the shortest round-trip float32 is at most 15 characters
+    /// ("-1.1754944E-38"), plus its comma.
+    /// </summary>
+    public const int JsonBytesPerValue = 16;
+
+    /// <summary>The bytes of a decode response: exact for raw float32, an upper estimate for JSON.</summary>
+    public static long ResponseBytes(CrossAttentionModel model, int queries, int sourceLength, bool returnAttention, bool json)
+    {
+        long values = (long)queries * model.QueryDim + (returnAttention ? (long)model.Heads * queries * sourceLength : 0);
+        return values * (json ? JsonBytesPerValue : sizeof(float));
     }
 
     /// <summary>Values in an attention matrix [heads, n, m]; callers check <see cref="AttentionFits"/> first.</summary>

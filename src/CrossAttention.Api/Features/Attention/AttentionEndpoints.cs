@@ -1,5 +1,6 @@
 using System.Net.Mime;
 using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Services;
 using CrossAttention.Core.Caching;
@@ -14,6 +15,7 @@ public static class AttentionEndpoints
     {
         var group = app.MapGroup("/attention").WithTags("Attention");
         group.MapPost("", AttendAsync)
+            .RequireRateLimiting(PressureSetup.ExpensivePolicy)
             .NegotiatesBody<AttentionParameters, AttentionRequest>()
             .WithName("Attention")
             .WithSummary("Stateless cross-attention of one layer: project the source, attend, project the output")
@@ -38,7 +40,8 @@ public static class AttentionEndpoints
         check.Source(body.Source, model);
         check.Queries(body.Queries, model);
         byte[]? mask = check.IsValid ? check.Mask(body.SourceMask, body.Source!.Rows) : null;
-        if (check.IsValid) check.AttentionSize(body.ReturnAttention, model, body.Queries, body.Source!.Rows);
+        bool json = !NegotiatedAttentionResult.WantsRawFloat32(parameters.Request);
+        if (check.IsValid) check.ResponseSize(body.ReturnAttention, model, body.Queries, body.Source!.Rows, json);
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
         var layer = model.Layers[body.Layer!.Value];
@@ -47,6 +50,6 @@ public static class AttentionEndpoints
             cache = layer.Encode(body.Source!.Values, body.Source.Rows, mask, lease.Options, parameters.Pool);
         using (cache)
             return new NegotiatedAttentionResult(await CrossAttentionCompute.DecodeAsync(gate, model, body.Layer.Value, cache,
-                body.Queries!, body.ReturnAttention, cancellationToken));
+                body.Queries!, body.ReturnAttention, InFlightReservation.For(parameters.Request.HttpContext), json, cancellationToken));
     }
 }

@@ -16,7 +16,11 @@ internal sealed record DecodeStepParameters(
     ComputeGate Gate,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
-    CancellationToken CancellationToken) : BodyParameters<DecodeStepRequest>(Request, Options, Json);
+    CancellationToken CancellationToken) : BodyParameters<DecodeStepRequest>(Request, Options, Json)
+{
+    public override (int Rows, string Key) MaxMatrixRows => (Limits.MaxQueries, "Limits:MaxQueries");
+}
+
 
 /// <summary>
 /// What POST /sessions/{id}/decode-step binds: the session in the path, and a JSON body or raw float32 queries whose
@@ -39,6 +43,8 @@ internal sealed record SessionDecodeStepParameters(
     CancellationToken CancellationToken) : BodyParameters<DecodeStepRequest>(Request, Options, Json)
 {
     public override bool AcceptsRawFloat32 => true;
+
+    public override (int Rows, string Key) MaxMatrixRows => (Limits.MaxQueries, "Limits:MaxQueries");
 
     public override async ValueTask<(DecodeStepRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
     {

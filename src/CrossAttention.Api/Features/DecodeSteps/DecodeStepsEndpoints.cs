@@ -71,7 +71,8 @@ public static class DecodeStepsEndpoints
         var check = new RequestValidation(settings.Limits);
         check.Layer(body.Layer, model);
         check.Queries(body.Queries, model);
-        check.AttentionSize(body.ReturnAttention, model, body.Queries, session.Encoded.SourceLength);
+        bool json = !NegotiatedAttentionResult.WantsRawFloat32(request);
+        check.ResponseSize(body.ReturnAttention, model, body.Queries, session.Encoded.SourceLength, json);
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
         int layer = body.Layer!.Value;
@@ -80,7 +81,8 @@ public static class DecodeStepsEndpoints
         AttentionResult? result;
         try
         {
-            result = await AttentionRecording.DecodeAsync(gate, session, layer, body.Queries!, body.ReturnAttention, cancellationToken);
+            result = await AttentionRecording.DecodeAsync(gate, session, layer, body.Queries!, body.ReturnAttention,
+                InFlightReservation.For(request.HttpContext), json, cancellationToken);
         }
         finally
         {

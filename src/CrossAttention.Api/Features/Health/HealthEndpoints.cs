@@ -8,10 +8,15 @@ namespace CrossAttention.Api.Features.Health;
 public static class HealthEndpoints
 {
     public const string ReadyTag = "ready";
+    public const string LiveTag = "live";
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).WithTags("Health").AllowAnonymous();
+        app.MapHealthChecks("/health/live", new()
+        {
+            Predicate = check => check.Tags.Contains(LiveTag),
+            ResponseWriter = WriteReportAsync,
+        }).WithTags("Health").AllowAnonymous();
         app.MapHealthChecks("/health/ready", new()
         {
             Predicate = check => check.Tags.Contains(ReadyTag),

@@ -27,11 +27,12 @@ internal static class AttentionRecording
     /// weights beside the output without changing how it is computed.
     /// </summary>
     public static async ValueTask<AttentionResult?> DecodeAsync(ComputeGate gate, SessionEntry session, int layer, FloatMatrix queries,
-        bool returnAttention, CancellationToken cancellationToken)
+        bool returnAttention, InFlightReservation reservation, bool json, CancellationToken cancellationToken)
     {
         var cache = session.Encoded.Layers[layer];
         if (session.Recorder is not { } recorder)
-            return await CrossAttentionCompute.DecodeAsync(gate, session.Model, layer, cache, queries, returnAttention, cancellationToken);
+            return await CrossAttentionCompute.DecodeAsync(gate, session.Model, layer, cache, queries, returnAttention, reservation, json,
+                cancellationToken);
 
         int n = queries.Rows;
         if (!recorder.TryReserve(layer, n)) return null;
@@ -39,7 +40,7 @@ internal static class AttentionRecording
         try
         {
             result = await CrossAttentionCompute.DecodeAsync(gate, session.Model, layer, cache, queries, returnAttention: true,
-                cancellationToken);
+                reservation, json, cancellationToken);
         }
         catch
         {

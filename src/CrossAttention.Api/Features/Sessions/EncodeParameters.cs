@@ -38,6 +38,8 @@ internal sealed record EncodeParameters(
 {
     public override bool AcceptsRawFloat32 => true;
 
+    public override (int Rows, string Key) MaxMatrixRows => (Limits.MaxSourceLength, "Limits:MaxSourceLength");
+
     public override async ValueTask<(EncodeRequest? Body, IResult? Refusal)> ReadRawFloat32Async(CancellationToken cancellationToken)
     {
         var query = new RequestValidation(Limits);

@@ -3,6 +3,7 @@ using System.Net.Mime;
 using System.Security.Claims;
 using CrossAttention.Api.Auth;
 using CrossAttention.Api.Contracts;
+using CrossAttention.Api.Extensions;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Services;
 using CrossAttention.Api.Observability;
@@ -23,6 +24,7 @@ public static class SessionsEndpoints
         var group = app.MapGroup("").WithTags("Sessions");
 
         group.MapPost("/encode", EncodeAsync)
+            .RequireRateLimiting(PressureSetup.ExpensivePolicy)
             .NegotiatesBody<EncodeParameters, EncodeRequest>()
             .WithName("Encode")
             .WithSummary("Encode a source once: K and V of every decoder layer, kept as a session")
@@ -35,6 +37,7 @@ public static class SessionsEndpoints
             .ProducesProblem(StatusCodes.Status507InsufficientStorage);
 
         group.MapPut("/sessions/{id}", PutAsync)
+            .RequireRateLimiting(PressureSetup.ExpensivePolicy)
             .NegotiatesBody<EncodeParameters, EncodeRequest>()
             .WithName("PutSession")
             .WithSummary("Encode a source under a session id the client chose (so a proxy can route the encode by id)")
@@ -67,6 +70,9 @@ public static class SessionsEndpoints
         string id, [AsParameters] EncodeParameters parameters)
     {
         if (!SessionIds.IsWellFormed(id)) return Problems.Invalid("id", SessionIds.Rule);
+        // A taken id is refused before the encode is computed (the store still decides atomically after it).
+        if (await parameters.Store.GetAsync(parameters.Request.HttpContext.User.SessionKey(id), parameters.CancellationToken) is not null)
+            return SessionExists(id);
         return await CreateSessionAsync(id, parameters);
     }
 
@@ -102,8 +108,7 @@ public static class SessionsEndpoints
         switch (added)
         {
             case SessionAddResult.AlreadyExists:
-                return Problems.Create(StatusCodes.Status409Conflict, "Session exists",
-                    $"A live session already has the id '{id}'; choose another id (128 random bits).");
+                return SessionExists(id);
             case SessionAddResult.InsufficientStorage:
                 return InsufficientStorage(parameters.Request.HttpContext.Response, session.KvBytes, store.Usage);
         }
@@ -125,6 +130,9 @@ public static class SessionsEndpoints
 
     internal static NotFoundProblem SessionNotFound(string id) =>
         Problems.NotFound("Session not found", $"No session '{id}': it never existed, was deleted, or expired.");
+
+    private static ProblemHttpResult SessionExists(string id) => Problems.Create(StatusCodes.Status409Conflict, "Session exists",
+        $"A live session already has the id '{id}'; choose another id (128 random bits).");
 
     private static ProblemHttpResult InsufficientStorage(HttpResponse response, long needed, SessionStoreUsage usage)
     {
