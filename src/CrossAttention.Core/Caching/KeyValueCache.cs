@@ -85,10 +85,12 @@ public sealed unsafe class KeyValueCache : IDisposable
     /// </summary>
     /// <param name="mask">[m], 1 keep / 0 padding; empty when every position is kept</param>
     /// <param name="pool">where the buffers come from and go back to; null allocates fresh ones</param>
+    /// <param name="elementType">what K and V are stored as; float16 and bfloat16 are rounded to nearest, ties to even</param>
     public static KeyValueCache Create(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int sourceLength, int heads,
-        int headDim, ReadOnlySpan<byte> mask, KeyValueBufferPool? pool = null)
+        int headDim, ReadOnlySpan<byte> mask, KeyValueBufferPool? pool = null,
+        KeyValueElementType elementType = KeyValueElementType.Float32)
     {
-        var layout = new KeyValueLayout(heads, sourceLength, headDim);
+        var layout = new KeyValueLayout(heads, sourceLength, headDim, elementType);
         if (keys.Length < (long)sourceLength * heads * headDim || values.Length < (long)sourceLength * heads * headDim)
             throw new ArgumentException("K and V must be [m, heads·headDim].");
         if (!mask.IsEmpty)
