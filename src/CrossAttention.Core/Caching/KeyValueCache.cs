@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using CrossAttention.Core.Kernels;
 
@@ -73,6 +75,37 @@ public sealed unsafe class KeyValueCache : IDisposable
 
     /// <summary>Bytes this cache holds (the three buffers, alignment slack and size-class rounding included).</summary>
     public long Bytes => (long)_keys.Store.Length + _values.Store.Length + _keep.Store.Length;
+
+    /// <summary>
+    /// Whether any stored K or V element is ±Inf or NaN. From finite inputs that happens only when a value overflows the
+    /// element type (|x| ≥ 65520 rounds to Inf in float16), and the decode step would then turn it into NaN.
+    /// </summary>
+    public bool HoldsNonFiniteValues()
+    {
+        // Exponent bits all ones marks Inf and NaN in every format.
+        return Layout.ElementType switch
+        {
+            KeyValueElementType.Float16 => AnyExponentAllOnes(KeyRegion, ValueRegion, (ushort)0x7C00),
+            KeyValueElementType.BFloat16 => AnyExponentAllOnes(KeyRegion, ValueRegion, (ushort)0x7F80),
+            _ => !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(KeyRegion)) ||
+                 !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(ValueRegion)),
+        };
+    }
+
+    private static bool AnyExponentAllOnes(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values, ushort exponent) =>
+        AnyExponentAllOnes(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(keys), exponent) ||
+        AnyExponentAllOnes(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(values), exponent);
+
+    private static bool AnyExponentAllOnes(ReadOnlySpan<ushort> elements, ushort exponent)
+    {
+        var mask = new Vector<ushort>(exponent);
+        int i = 0;
+        for (; i + Vector<ushort>.Count <= elements.Length; i += Vector<ushort>.Count)
+            if (Vector.EqualsAny(new Vector<ushort>(elements[i..]) & mask, mask)) return true;
+        for (; i < elements.Length; i++)
+            if ((elements[i] & exponent) == exponent) return true;
+        return false;
+    }
 
     /// <summary>The logical keys, [heads, m, headDim], rebuilt from the tiles (for tests and the reference).</summary>
     internal float[] LogicalKeys() => Layout.ReadKeys(KeyRegion);

@@ -16,6 +16,27 @@ public enum KeyValueElementType
 
 public static class KeyValueElementTypes
 {
+    /// <summary>The names the service and its clients use, in <see cref="KeyValueElementType"/> order.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["float32", "float16", "bfloat16"];
+
+    /// <summary>The client-facing name: float32, float16 or bfloat16.</summary>
+    public static string Name(this KeyValueElementType elementType) => Names[(int)elementType];
+
+    /// <summary>Reads a client-facing name (case-insensitive); false for anything else.</summary>
+    public static bool TryParse(string? name, out KeyValueElementType elementType)
+    {
+        for (int i = 0; i < Names.Count; i++)
+        {
+            if (string.Equals(name, Names[i], StringComparison.OrdinalIgnoreCase))
+            {
+                elementType = (KeyValueElementType)i;
+                return true;
+            }
+        }
+        elementType = default;
+        return false;
+    }
+
     /// <summary>Bytes one element takes.</summary>
     public static int Size(this KeyValueElementType elementType) => elementType switch
     {
