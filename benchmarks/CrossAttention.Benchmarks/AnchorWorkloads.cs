@@ -10,7 +10,8 @@ public sealed record AnchorWorkload(string Name, string Kind, double Flops, doub
 
 /// <summary>
 /// The libtorch anchor's cross-attention workloads, with the same names, shapes, flop and byte counts, run through
-/// CrossAttentionLayer. Batch 1, float32. Every output buffer is allocated in Setup, so the timed step allocates only
+/// CrossAttentionLayer. Batch 1, float32; every decode workload also with float16 and bfloat16 K/V (the names' -f16 and
+/// -bf16 suffixes, same timing rules, K/V bytes at 2 per element). Every output buffer is allocated in Setup, so the timed step allocates only
 /// what the engine itself allocates (Encode returns a new cache by design).
 /// </summary>
 public static class AnchorWorkloads
@@ -19,7 +20,12 @@ public static class AnchorWorkloads
 
     // Same formulas as the anchor: 2·M·N·K per linear, 4·n·m·d for attention (QKᵀ and PV).
     private static double DecodeFlops(int n, int m, int d) => 4.0 * n * d * d + 4.0 * n * m * d;
-    private static double DecodeBytes(int m, int d) => F32 * (2.0 * d * d + 2 * d + 2.0 * m * d);
+    private static double DecodeBytes(int m, int d, KeyValueElementType kv = KeyValueElementType.Float32) =>
+        F32 * (2.0 * d * d + 2 * d) + kv.Size() * 2.0 * m * d;
+
+    // The K/V dtypes every decode workload runs with, and the name suffix each adds.
+    private static readonly (KeyValueElementType Type, string Suffix)[] KeyValueTypes =
+        [(KeyValueElementType.Float32, ""), (KeyValueElementType.Float16, "-f16"), (KeyValueElementType.BFloat16, "-bf16")];
 
     public static IReadOnlyList<AnchorWorkload> All { get; } = Build();
 
@@ -44,42 +50,48 @@ public static class AnchorWorkloads
 
         void Decode(string name, int n, int m, int d, int heads, bool withWeights = false, string? note = null)
         {
-            list.Add(new AnchorWorkload(name, withWeights ? "decode+weights" : "decode", DecodeFlops(n, m, d),
-                DecodeBytes(m, d), "Wq,Wo,b + cached K,V read", options =>
+            foreach (var (kv, suffix) in KeyValueTypes)
             {
-                var random = new Random(AnchorData.Seed);
-                var (layer, _) = AnchorData.Layer(random, d, heads);
-                KeyValueCache cache = layer.Encode(AnchorData.Normal(random, m * d, 1f), m, default, options);
-                float[] queries = AnchorData.Normal(random, n * d, 1f);                    // [n, d]
-                float[] output = new float[n * d];                                          // [n, d]
-                float[] attention = withWeights ? new float[heads * n * m] : [];             // [heads, n, m]
-                return () => layer.Decode(cache, queries, n, output, attention, options);
-            }, note));
+                list.Add(new AnchorWorkload(name + suffix, withWeights ? "decode+weights" : "decode", DecodeFlops(n, m, d),
+                    DecodeBytes(m, d, kv), $"Wq,Wo,b + cached K,V ({kv.Name()}) read", options =>
+                {
+                    var random = new Random(AnchorData.Seed);
+                    var (layer, _) = AnchorData.Layer(random, d, heads);
+                    KeyValueCache cache = layer.Encode(AnchorData.Normal(random, m * d, 1f), m, default, options, elementType: kv);
+                    float[] queries = AnchorData.Normal(random, n * d, 1f);                    // [n, d]
+                    float[] output = new float[n * d];                                          // [n, d]
+                    float[] attention = withWeights ? new float[heads * n * m] : [];             // [heads, n, m]
+                    return () => layer.Decode(cache, queries, n, output, attention, options);
+                }, note));
+            }
         }
 
         // Cycles through one layer set (weights + K/V) per decoder layer so the working set exceeds L3; time is per layer.
         void DecodeCold(string name, int m, int d, int heads, int layers)
         {
-            list.Add(new AnchorWorkload(name, "decode-cold", DecodeFlops(1, m, d), DecodeBytes(m, d),
-                "per layer: Wq,Wo,b + cached K,V read", options =>
+            foreach (var (kv, suffix) in KeyValueTypes)
             {
-                var random = new Random(AnchorData.Seed);
-                var sets = new (CrossAttentionLayer Layer, KeyValueCache Cache)[layers];
-                for (int l = 0; l < layers; l++)
+                list.Add(new AnchorWorkload(name + suffix, "decode-cold", DecodeFlops(1, m, d), DecodeBytes(m, d, kv),
+                    $"per layer: Wq,Wo,b + cached K,V ({kv.Name()}) read", options =>
                 {
-                    var (layer, _) = AnchorData.Layer(random, d, heads);
-                    sets[l] = (layer, layer.Encode(AnchorData.Normal(random, m * d, 1f), m, default, options));
-                }
-                float[] queries = AnchorData.Normal(random, d, 1f);   // [1, d]
-                float[] output = new float[d];
-                int next = 0;
-                return () =>
-                {
-                    var (layer, cache) = sets[next];
-                    next = next + 1 == layers ? 0 : next + 1;
-                    layer.Decode(cache, queries, 1, output, default, options);
-                };
-            }, $"n=1 step cycling through {layers} independent layer sets (weights + K/V) so data comes from DRAM, not L3; time is per layer"));
+                    var random = new Random(AnchorData.Seed);
+                    var sets = new (CrossAttentionLayer Layer, KeyValueCache Cache)[layers];
+                    for (int l = 0; l < layers; l++)
+                    {
+                        var (layer, _) = AnchorData.Layer(random, d, heads);
+                        sets[l] = (layer, layer.Encode(AnchorData.Normal(random, m * d, 1f), m, default, options, elementType: kv));
+                    }
+                    float[] queries = AnchorData.Normal(random, d, 1f);   // [1, d]
+                    float[] output = new float[d];
+                    int next = 0;
+                    return () =>
+                    {
+                        var (layer, cache) = sets[next];
+                        next = next + 1 == layers ? 0 : next + 1;
+                        layer.Decode(cache, queries, 1, output, default, options);
+                    };
+                }, $"n=1 step cycling through {layers} independent layer sets (weights + K/V) so data comes from DRAM, not L3; time is per layer"));
+            }
         }
 
         Encode("encode-whisper-base", 1500, 512, 8);

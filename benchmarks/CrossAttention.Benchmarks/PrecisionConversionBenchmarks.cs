@@ -64,22 +64,17 @@ public class PrecisionConversionBaselineBenchmarks
 }
 
 /// <summary>
-/// One decode step's attention at whisper-base shape (m = 1500, 8 heads × 64, one query) over float32 K/V (the
-/// production kernel and cache) and over float32 / bfloat16 / float16 K/V through the narrow prototype. Each call
-/// takes the next of 12 layers, so K/V (72 MiB at float32, 36 MiB narrow) mostly comes from DRAM, as in a cold step.
+/// One decode step's attention at whisper-base shape (m = 1500, 8 heads × 64, one query) over K/V cached as float32,
+/// bfloat16 and float16, through the one production kernel. Each call takes the next of 12 layers, so K/V (72 MiB at
+/// float32, 36 MiB narrow) mostly comes from DRAM, as in a cold step.
 /// </summary>
 public class NarrowDecodeAttentionBenchmarks
 {
     private const int Layers = 12, SourceLength = 1500, Heads = 8, HeadDim = 64;
-    private const int Tiles = (SourceLength + 15) / 16;
     private readonly float _scale = 1f / MathF.Sqrt(HeadDim);
     private float[] _query = [];
     private float[] _context = [];
-    private float[] _keep = [];
-    private CrossAttention.Core.Caching.KeyValueCache[] _caches = [];
-    private (float[] Keys, float[] Values)[] _float32 = [];
-    private (ushort[] Keys, ushort[] Values)[] _bfloat16 = [];
-    private (ushort[] Keys, ushort[] Values)[] _float16 = [];
+    private CrossAttention.Core.Caching.KeyValueCache[] _float32 = [], _bfloat16 = [], _float16 = [];
     private int _layer;
 
     [GlobalSetup]
@@ -94,66 +89,37 @@ public class NarrowDecodeAttentionBenchmarks
         }
         _query = Fill(Heads * HeadDim);
         _context = new float[Heads * HeadDim];
-        _keep = new float[Tiles * 16];
-        for (int j = 0; j < SourceLength; j++) _keep[j] = BitConverter.UInt32BitsToSingle(uint.MaxValue);
-        _caches = new CrossAttention.Core.Caching.KeyValueCache[Layers];
-        _float32 = new (float[], float[])[Layers];
-        _bfloat16 = new (ushort[], ushort[])[Layers];
-        _float16 = new (ushort[], ushort[])[Layers];
+        _float32 = new CrossAttention.Core.Caching.KeyValueCache[Layers];
+        _bfloat16 = new CrossAttention.Core.Caching.KeyValueCache[Layers];
+        _float16 = new CrossAttention.Core.Caching.KeyValueCache[Layers];
         for (int layer = 0; layer < Layers; layer++)
         {
             float[] keys = Fill(SourceLength * Heads * HeadDim), values = Fill(SourceLength * Heads * HeadDim); // [m, heads·headDim]
-            _caches[layer] = CrossAttention.Core.Caching.KeyValueCache.Create(keys, values, SourceLength, Heads, HeadDim, []);
-            float[] keyTiles = new float[Heads * Tiles * HeadDim * 16];
-            float[] valueRows = new float[Heads * SourceLength * HeadDim];
-            for (int h = 0; h < Heads; h++)
-                for (int j = 0; j < SourceLength; j++)
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float k = keys[(j * Heads + h) * HeadDim + d];
-                        keyTiles[((h * Tiles + j / 16) * HeadDim + d) * 16 + j % 16] = k;
-                        valueRows[(h * SourceLength + j) * HeadDim + d] = values[(j * Heads + h) * HeadDim + d];
-                    }
-            _float32[layer] = (keyTiles, valueRows);
-            _bfloat16[layer] = (new ushort[keyTiles.Length], new ushort[valueRows.Length]);
-            BFloat16Narrowing.Narrow(keyTiles, _bfloat16[layer].Keys);
-            BFloat16Narrowing.Narrow(valueRows, _bfloat16[layer].Values);
-            _float16[layer] = (new ushort[keyTiles.Length], new ushort[valueRows.Length]);
-            Float16Narrowing.Narrow(keyTiles, _float16[layer].Keys);
-            Float16Narrowing.Narrow(valueRows, _float16[layer].Values);
+            _float32[layer] = CrossAttention.Core.Caching.KeyValueCache.Create(keys, values, SourceLength, Heads, HeadDim, []);
+            _bfloat16[layer] = CrossAttention.Core.Caching.KeyValueCache.Create(keys, values, SourceLength, Heads, HeadDim, [],
+                elementType: KeyValueElementType.BFloat16);
+            _float16[layer] = CrossAttention.Core.Caching.KeyValueCache.Create(keys, values, SourceLength, Heads, HeadDim, [],
+                elementType: KeyValueElementType.Float16);
         }
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        foreach (var cache in _caches) cache.Dispose();
+        foreach (var cache in _float32.Concat(_bfloat16).Concat(_float16)) cache.Dispose();
     }
 
     private int NextLayer() => _layer = (_layer + 1) % Layers;
 
     [Benchmark(Baseline = true)]
-    public void Float32Production() =>
-        DecodeAttention.Compute(_query, 1, _caches[NextLayer()].View, _scale, _context, [], KernelVariants.Best);
+    public void Float32() =>
+        DecodeAttention.Compute(_query, 1, _float32[NextLayer()].View, _scale, _context, [], KernelVariants.Best);
 
     [Benchmark]
-    public void Float32Narrow()
-    {
-        var (keys, values) = _float32[NextLayer()];
-        DecodeAttentionNarrow.Compute<Float32Element, float>(_query, 1, keys, values, _keep, Heads, SourceLength, HeadDim, _scale, _context, [], KernelVariants.Best);
-    }
+    public void BFloat16() =>
+        DecodeAttention.Compute(_query, 1, _bfloat16[NextLayer()].View, _scale, _context, [], KernelVariants.Best);
 
     [Benchmark]
-    public void BFloat16Narrow()
-    {
-        var (keys, values) = _bfloat16[NextLayer()];
-        DecodeAttentionNarrow.Compute<BFloat16Element, ushort>(_query, 1, keys, values, _keep, Heads, SourceLength, HeadDim, _scale, _context, [], KernelVariants.Best);
-    }
-
-    [Benchmark]
-    public void Float16Narrow()
-    {
-        var (keys, values) = _float16[NextLayer()];
-        DecodeAttentionNarrow.Compute<Float16Element, ushort>(_query, 1, keys, values, _keep, Heads, SourceLength, HeadDim, _scale, _context, [], KernelVariants.Best);
-    }
+    public void Float16() =>
+        DecodeAttention.Compute(_query, 1, _float16[NextLayer()].View, _scale, _context, [], KernelVariants.Best);
 }

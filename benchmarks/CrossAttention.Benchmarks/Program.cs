@@ -11,6 +11,8 @@ namespace CrossAttention.Benchmarks;
 ///     markdown table of speed-ups against the targets
 /// dotnet run -c Release --project benchmarks/CrossAttention.Benchmarks -- sessions [--sessions 16] [--callers 16] ...
 ///     the in-process yardstick of benchmarks/http/run.sh: concurrent decode steps through the service's scheduler
+/// dotnet run -c Release --project benchmarks/CrossAttention.Benchmarks -- capacity
+///     sessions per GiB of K/V budget for whisper-base, bart-large and t5-base sizes, per K/V dtype (markdown)
 /// anything else goes to BenchmarkDotNet, e.g. -- --filter '*'
 /// </summary>
 public static class Program
@@ -21,6 +23,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "sessions") return SessionsMode.Run(args[1..]);
         if (args.Length > 0 && args[0] == "merge") return AnchorRounds.Merge(args[1..]);
         if (args.Length > 0 && args[0] == "compare") return CompareMode.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "capacity") return CapacityMode.Run();
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -26,8 +26,38 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task CaseMatchesTheLibraryThroughHttp(string name)
+    public Task CaseMatchesTheLibraryThroughHttp(string name) => RunCaseAsync(name, kvDtype: null);
+
+    public static TheoryData<string, string> CasesByNarrowKvDtype()
     {
+        var data = new TheoryData<string, string>();
+        foreach (string name in GoldenFolder.CaseNames())
+            foreach (string kvDtype in new[] { "float16", "bfloat16" })
+                data.Add(name, kvDtype);
+        return data;
+    }
+
+    /// <summary>The README's bounds for 16-bit K/V, through /encode with kvDtype and the decode steps.</summary>
+    [Theory]
+    [MemberData(nameof(CasesByNarrowKvDtype))]
+    public Task CaseStaysWithinTheNarrowKvBoundsThroughHttp(string name, string kvDtype) => RunCaseAsync(name, kvDtype);
+
+    private async Task RunCaseAsync(string name, string? kvDtype)
+    {
+        // float32: 1e-4 / 2e-5 absolute; float16 and bfloat16: outputs relative to max|expected|, weights absolute.
+        (double outputBound, double attentionBound, bool relative) = kvDtype switch
+        {
+            "float16" => (2e-3, 5e-3, true),
+            "bfloat16" => (2e-2, 3e-2, true),
+            _ => (1e-4, 2e-5, false),
+        };
+        double OutputBound(ReadOnlySpan<double> expected)
+        {
+            double max = 0;
+            foreach (double value in expected) max = Math.Max(max, Math.Abs(value));
+            return relative ? outputBound * max : outputBound;
+        }
+
         var client = _factory.CreateClient();
         await _factory.Services.GetRequiredService<ModelCatalog>().WhenReady;
         string folder = System.IO.Path.Combine(GoldenFolder.Path(), name);
@@ -57,9 +87,12 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
                 model = name,
                 source = Rows(source, b * m * dSrc, m, dSrc),
                 sourceMask = mask?.Skip(b * m).Take(m).Select(v => (int)v).ToArray(),
+                kvDtype,
             }));
             Assert.Equal(HttpStatusCode.Created, encode.StatusCode);
-            string id = (await encode.ReadObjectAsync())["sessionId"]!.GetValue<string>();
+            var session = await encode.ReadObjectAsync();
+            Assert.Equal(kvDtype ?? "float32", session["kvDtype"]!.GetValue<string>());
+            string id = session["sessionId"]!.GetValue<string>();
 
             var step = await (await client.PostAsync($"/sessions/{id}/decode-step", Json.Body(new
             {
@@ -67,20 +100,22 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
             }))).ReadObjectAsync();
             var output = Json.Matrix(step["output"]).SelectMany(r => r).ToArray();
             var attention = Json.Tensor3(step["attention"]).SelectMany(h => h.SelectMany(r => r)).ToArray();
-            AssertClose(expectedOutput.AsSpan(b * n * dQ, n * dQ), output, 1e-4, $"{name} output, batch {b}");
-            AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, 2e-5, $"{name} attention, batch {b}");
+            AssertClose(expectedOutput.AsSpan(b * n * dQ, n * dQ), output, OutputBound(expectedOutput.AsSpan(b * n * dQ, n * dQ)),
+                $"{name} {kvDtype} output, batch {b}");
+            AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, attentionBound,
+                $"{name} {kvDtype} attention, batch {b}");
 
             // The library's own cached, token-by-token decoding, replayed one step at a time.
             for (int t = 0; data.Contains($"step_{t}_query"); t++)
             {
                 float[] query = data.ReadSingles($"step_{t}_query");
-                float[] expected = data.ReadSingles($"step_{t}_output");
+                double[] expected = data.ReadSingles($"step_{t}_output").Select(v => (double)v).ToArray();
                 var result = await (await client.PostAsync("/decode-step", Json.Body(new
                 {
                     sessionId = id, layer, queries = Rows(query, b * dQ, 1, dQ),
                 }))).ReadObjectAsync();
-                AssertClose(expected.Select(v => (double)v).ToArray().AsSpan(b * dQ, dQ), Json.Matrix(result["output"])[0], 1e-4,
-                    $"{name} step {t}, batch {b}");
+                AssertClose(expected.AsSpan(b * dQ, dQ), Json.Matrix(result["output"])[0], OutputBound(expected.AsSpan(b * dQ, dQ)),
+                    $"{name} {kvDtype} step {t}, batch {b}");
             }
         }
     }

@@ -49,6 +49,15 @@ public class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<ApiFactory
     }
 
     [Theory]
+    [InlineData("EncodeRequest")]
+    [InlineData("Session")]
+    public async Task KvDtypeIsDocumentedAsItsThreeValues(string schema)
+    {
+        var property = Schema(await DocumentAsync(), schema)["properties"]!["kvDtype"]!;
+        Assert.Equal(["float32", "float16", "bfloat16"], property["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
+    }
+
+    [Theory]
     [InlineData("Session", "sessionId")]
     [InlineData("Session", "model")]
     [InlineData("ModelInfo", "name")]

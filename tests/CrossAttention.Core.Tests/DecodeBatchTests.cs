@@ -63,6 +63,46 @@ public class DecodeBatchTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(VariantsAndThreads))]
+    public void StepsOverEveryElementTypeGetExactlyWhatTheyWouldGetAloneWhateverTheyAreBatchedWith(KernelVariant variant, int maxThreads)
+    {
+        const int queryDim = 24, sourceDim = 20, heads = 3, inner = 48;
+        var random = new Random(11);
+        var weights = SyntheticLayer.Create(random, queryDim, sourceDim, inner, new ProjectionBiases(true, true, true, true));
+        var layer = new CrossAttentionLayer(weights.Q, weights.K, weights.V, weights.O, heads);
+        var options = new ComputeOptions(variant, maxThreads);
+
+        // One source held three ways, and a padded one as bfloat16: consecutive steps share a cache, so some attend in one pass.
+        float[] source = SyntheticLayer.RandomValues(random, 21 * sourceDim), padded = SyntheticLayer.RandomValues(random, 5 * sourceDim);
+        KeyValueCache[] caches =
+        [
+            layer.Encode(source, 21, [], options, elementType: KeyValueElementType.Float32),
+            layer.Encode(source, 21, [], options, elementType: KeyValueElementType.Float16),
+            layer.Encode(source, 21, [], options, elementType: KeyValueElementType.BFloat16),
+            layer.Encode(padded, 5, [1, 0, 1, 1, 0], options, elementType: KeyValueElementType.BFloat16),
+        ];
+        int[] lengths = [21, 21, 21, 5];
+        (int Cache, int Rows, bool Weights)[] plan =
+            [(1, 1, false), (1, 2, false), (0, 1, false), (2, 1, true), (2, 3, false), (2, 1, false), (3, 2, false),
+             (1, 1, true), (0, 2, false), (3, 1, true)];
+        var steps = plan.Select(p => new Step(caches[p.Cache], SyntheticLayer.RandomValues(random, p.Rows * queryDim),
+            p.Rows, queryDim, p.Weights ? heads * p.Rows * lengths[p.Cache] : 0)).ToList();
+
+        layer.DecodeBatch(steps, options);
+
+        for (int i = 0; i < steps.Count; i++)
+        {
+            var step = steps[i];
+            var alone = new float[step.OutputValues.Length];
+            var aloneAttention = new float[step.AttentionValues.Length];
+            layer.Decode(step.Cache, step.QueryValues, step.Rows, alone, aloneAttention, options);
+            Assert.Equal(alone, step.OutputValues);
+            Assert.Equal(aloneAttention, step.AttentionValues);
+        }
+        foreach (var cache in caches) cache.Dispose();
+    }
+
     [Fact]
     public void AStepWithTheWrongShapeIsRefusedBeforeAnyStepIsWritten()
     {

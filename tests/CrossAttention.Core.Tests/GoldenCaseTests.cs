@@ -73,8 +73,42 @@ public class GoldenCaseTests
     [MemberData(nameof(Cases))]
     public void GoldenCaseWithTwoThreads(string caseName) => RunCase(caseName, ComputeOptions.Parallel(2));
 
-    private static void RunCase(string caseName, ComputeOptions options)
+    public static TheoryData<string, KernelVariant, KeyValueElementType> CasesByNarrowType()
     {
+        var data = new TheoryData<string, KernelVariant, KeyValueElementType>();
+        foreach (string name in GoldenCases.Names())
+            foreach (var variant in KernelVariants.Supported)
+                foreach (var elementType in new[] { KeyValueElementType.Float16, KeyValueElementType.BFloat16 })
+                    data.Add(name, variant, elementType);
+        return data;
+    }
+
+    /// <summary>
+    /// The README's bounds for 16-bit K/V: outputs within 2e-3 (float16) / 2e-2 (bfloat16) × max|expected|, attention
+    /// weights within 5e-3 / 3e-2 absolute.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CasesByNarrowType))]
+    public void GoldenCaseWithNarrowKeyValues(string caseName, KernelVariant variant, KeyValueElementType elementType) =>
+        RunCase(caseName, new ComputeOptions(variant, 1), elementType);
+
+    /// <summary>(output bound relative to max|expected|, absolute attention bound) for a K/V dtype; float32 is absolute.</summary>
+    internal static (double Output, double Attention, bool Relative) Bounds(KeyValueElementType elementType) => elementType switch
+    {
+        KeyValueElementType.Float16 => (2e-3, 5e-3, true),
+        KeyValueElementType.BFloat16 => (2e-2, 3e-2, true),
+        _ => (OutputTolerance, AttentionTolerance, false),
+    };
+
+    private static void RunCase(string caseName, ComputeOptions options, KeyValueElementType elementType = KeyValueElementType.Float32)
+    {
+        var bounds = Bounds(elementType);
+        double OutputBound(ReadOnlySpan<double> expected)
+        {
+            double max = 0;
+            foreach (double value in expected) max = Math.Max(max, Math.Abs(value));
+            return bounds.Relative ? bounds.Output * max : bounds.Output;
+        }
         string folder = GoldenCases.Case(caseName);
         using var description = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "case.json")));
         int layerIndex = description.RootElement.TryGetProperty("layer", out var l) ? l.GetInt32() : 0;
@@ -101,14 +135,17 @@ public class GoldenCaseTests
         for (int b = 0; b < batch; b++)
         {
             byte[] mask = masks is null ? [] : masks.AsSpan(b * m, m).ToArray().Select(v => (byte)v).ToArray();
-            var cache = layer.Encode(sources.AsSpan(b * m * model.SourceDim, m * model.SourceDim), m, mask, options);
+            var cache = layer.Encode(sources.AsSpan(b * m * model.SourceDim, m * model.SourceDim), m, mask, options,
+                elementType: elementType);
+            Assert.Equal(elementType, cache.Layout.ElementType);
 
             var output = new float[n * dq];
             var attention = new float[heads * n * m];
             layer.Decode(cache, queries.AsSpan(b * n * dq, n * dq), n, output, attention, options);
-            Tolerance.AssertClose(expectedOutput.AsSpan(b * n * dq, n * dq), output, OutputTolerance, $"{caseName} batch {b} output");
-            Tolerance.AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, AttentionTolerance,
-                $"{caseName} batch {b} attention");
+            var expectedRows = expectedOutput.AsSpan(b * n * dq, n * dq);
+            Tolerance.AssertClose(expectedRows, output, OutputBound(expectedRows), $"{caseName} {elementType} batch {b} output");
+            Tolerance.AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, bounds.Attention,
+                $"{caseName} {elementType} batch {b} attention");
 
             for (int t = 0; t < steps; t++)
             {
@@ -116,7 +153,8 @@ public class GoldenCaseTests
                 double[] stepOutput = data.ReadDoubles($"step_{t}_output");     // [B, 1, d_q]
                 var stepResult = new float[dq];
                 layer.Decode(cache, stepQuery.AsSpan(b * dq, dq), 1, stepResult, [], options);
-                Tolerance.AssertClose(stepOutput.AsSpan(b * dq, dq), stepResult, OutputTolerance, $"{caseName} batch {b} step {t}");
+                Tolerance.AssertClose(stepOutput.AsSpan(b * dq, dq), stepResult, OutputBound(stepOutput.AsSpan(b * dq, dq)),
+                    $"{caseName} {elementType} batch {b} step {t}");
             }
         }
     }

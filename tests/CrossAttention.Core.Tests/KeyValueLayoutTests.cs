@@ -62,10 +62,17 @@ public class KeyValueLayoutTests
     }
 
     [Fact]
-    public void NarrowElementTypesAreDescribedButNotYetWritten()
+    public void NarrowElementTypesAreWrittenRoundedToNearestEvenAndUnknownTypesRefused()
     {
         var layout = new KeyValueLayout(heads: 1, sourceLength: 4, headDim: 2, KeyValueElementType.BFloat16);
-        Assert.Throws<NotSupportedException>(() => layout.WriteKeys(new float[8], new byte[layout.KeyBytes]));
+        // 1 + 2^-8 is a tie between 1 and 1 + 2^-7 in bfloat16: it goes to the even one, 1.
+        float[] projected = [1f + 1f / 256, 3f, -2.5f, 0f, 65536f, 1e-3f, -7f, 0.1f]; // [m 4, heads·headDim 2]
+        var region = new byte[layout.KeyBytes];
+        layout.WriteKeys(projected, region);
+        float[] keys = layout.ReadKeys(region); // [heads 1, m 4, headDim 2]
+        for (int i = 0; i < projected.Length; i++)
+            Assert.Equal(BFloat16Widening.WidenReference(BFloat16Narrowing.NarrowReference(projected[i])), keys[i]);
+        Assert.Equal(1f, keys[0]);
         Assert.Throws<ArgumentOutOfRangeException>(() => new KeyValueLayout(1, 4, 2, (KeyValueElementType)7));
     }
 }

@@ -1,5 +1,6 @@
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Services;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
 namespace CrossAttention.Api.Contracts;
@@ -83,6 +84,14 @@ internal sealed class RequestValidation(LimitsOptions limits)
     {
         if (ttlSeconds is int ttl && (ttl < 1 || ttl > cache.MaxTtlSeconds))
             Add("ttlSeconds", $"{ttl} is out of range: 1 to {cache.MaxTtlSeconds} (Cache:MaxTtlSeconds).");
+    }
+
+    /// <summary>The K/V dtype a request names, or the configured default (Cache:KvDtype, validated at start).</summary>
+    public KeyValueElementType KvDtype(string? kvDtype, CacheOptions cache)
+    {
+        if (KeyValueElementTypes.TryParse(kvDtype ?? cache.KvDtype, out var elementType)) return elementType;
+        Add("kvDtype", $"'{kvDtype}' is not a K/V dtype: use {string.Join(", ", KeyValueElementTypes.Names)}.");
+        return default;
     }
 
     private void Matrix(string field, FloatMatrix? matrix, int width, string widthName, int maxRows, string maxRowsKey)

@@ -23,6 +23,12 @@ public sealed class EncodeRequest : IDisposable
     /// <summary>Keep every decode step's attention rows for GET /sessions/{id}/alignment (charged to the session's bytes).</summary>
     public bool RecordAttention { get; set; }
 
+    /// <summary>
+    /// What the session stores K and V as: float32, float16 or bfloat16 (default Cache:KvDtype). The 16-bit types halve
+    /// the session's bytes; a source whose K or V exceed float16's range (±65504) is refused for float16.
+    /// </summary>
+    public string? KvDtype { get; set; }
+
     public void Dispose() => Source?.Dispose();
 }
 

@@ -31,8 +31,9 @@ public sealed record BiasInfo(bool Q, bool K, bool V, bool O);
 /// <param name="KvBytes">Bytes the cached K/V hold in memory.</param>
 /// <param name="CreatedAt">When it was encoded.</param>
 /// <param name="ExpiresAt">When it ends unless used again (sliding TTL, capped by the maximum lifetime).</param>
+/// <param name="KvDtype">What K and V are stored as: float32, float16 or bfloat16.</param>
 public sealed record Session(string SessionId, string Model, int Layers, int SourceLength, long KvBytes,
-    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+    DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string KvDtype);
 
 /// <summary>
 /// The result of a decode step or stateless attention: output [n, d_q] and, when asked, attention [heads, n, m].

@@ -41,6 +41,7 @@ public static class SwaggerSetup
             });
             c.OperationFilter<HttpShapeOperationFilter>();
             c.OperationFilter<ExamplesOperationFilter>();
+            c.SchemaFilter<KvDtypeSchemaFilter>();
         });
         services.TryAddTransient<SwaggerGenerator>();
         services.AddSingleton(sp => new CachedSwaggerProvider(sp.GetRequiredService<SwaggerGenerator>()));

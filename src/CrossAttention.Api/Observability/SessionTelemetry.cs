@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Diagnostics;
+using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Api.Observability;
 
@@ -15,16 +16,20 @@ public sealed partial class SessionTelemetry(CrossAttentionMetrics metrics, ILog
 {
     public CrossAttentionMetrics Metrics => metrics;
 
-    public void Created(SessionEntry session, string? owner) =>
-        LogCreated(Fingerprint(session.Id), session.ModelName, session.Encoded.SourceLength, CrossAttentionMetrics.KeyValueDType,
+    public void Created(SessionEntry session, string? owner)
+    {
+        metrics.LiveKeyValueBytes(session.Encoded.ElementType, session.KvBytes);
+        LogCreated(Fingerprint(session.Id), session.ModelName, session.Encoded.SourceLength, session.Encoded.ElementType.Name(),
             session.KvBytes, string.IsNullOrEmpty(owner) ? "-" : owner);
+    }
 
     /// <param name="reason">deleted or expired</param>
     public void Ended(SessionEntry session, string reason, string? owner)
     {
         metrics.SessionEnded(reason);
+        metrics.LiveKeyValueBytes(session.Encoded.ElementType, -session.KvBytes);
         LogEnded(Fingerprint(session.Id), reason, session.ModelName, session.Encoded.SourceLength,
-            CrossAttentionMetrics.KeyValueDType, session.KvBytes, string.IsNullOrEmpty(owner) ? "-" : owner);
+            session.Encoded.ElementType.Name(), session.KvBytes, string.IsNullOrEmpty(owner) ? "-" : owner);
     }
 
     /// <param name="reason">a short token for the metric's tag: cache_full, id_taken, …</param>

@@ -46,6 +46,12 @@ public sealed class CacheOptions
     /// on first write); on top of SizeLimitBytes. 0 turns recycling off.
     /// </summary>
     public long RecycledBytesLimit { get; set; } = 256L << 20;
+
+    /// <summary>
+    /// What a session stores K and V as when its encode names no <c>kvDtype</c>: float32, float16 or bfloat16 (half
+    /// the bytes, within the accuracy bounds the README states).
+    /// </summary>
+    public string KvDtype { get; set; } = "float32";
 }
 
 public sealed class LimitsOptions

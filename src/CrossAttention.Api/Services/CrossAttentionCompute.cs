@@ -2,6 +2,7 @@ using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Observability;
 using CrossAttention.Api.Infrastructure;
 using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using CrossAttention.Core.Scheduling;
 
@@ -11,12 +12,12 @@ namespace CrossAttention.Api.Services;
 internal static class CrossAttentionCompute
 {
     public static async ValueTask<EncodedSource> EncodeAsync(ComputeGate gate, KeyValueBufferPool pool, CrossAttentionModel model,
-        FloatMatrix source, byte[]? mask, CancellationToken cancellationToken)
+        FloatMatrix source, byte[]? mask, KeyValueElementType elementType, CancellationToken cancellationToken)
     {
         using var observed = ComputeTelemetry.Encode(gate, model, source);
         using var lease = await gate.EnterAsync(gate.Capacity, cancellationToken);
         using var computing = observed.Computing(lease.Threads);
-        return model.Encode(source.Values, source.Rows, mask, lease.Options, pool);
+        return model.Encode(source.Values, source.Rows, mask, lease.Options, pool, elementType);
     }
 
     /// <summary>

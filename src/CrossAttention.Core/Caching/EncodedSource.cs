@@ -22,6 +22,17 @@ public sealed class EncodedSource : IDisposable
     public IReadOnlyList<KeyValueCache> Layers { get; }
     public int SourceLength => Layers[0].SourceLength;
 
+    /// <summary>What every layer stores K and V as.</summary>
+    public Kernels.KeyValueElementType ElementType => Layers[0].Layout.ElementType;
+
+    /// <summary>The first layer whose K or V holds ±Inf or NaN (see <see cref="KeyValueCache.HoldsNonFiniteValues"/>), or −1.</summary>
+    public int FirstLayerWithNonFiniteValues()
+    {
+        for (int i = 0; i < Layers.Count; i++)
+            if (Layers[i].HoldsNonFiniteValues()) return i;
+        return -1;
+    }
+
     /// <summary>Bytes held by every layer's K/V (and mask).</summary>
     public long Bytes { get; }
 

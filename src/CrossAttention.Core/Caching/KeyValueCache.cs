@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using CrossAttention.Core.Kernels;
 
@@ -74,6 +76,37 @@ public sealed unsafe class KeyValueCache : IDisposable
     /// <summary>Bytes this cache holds (the three buffers, alignment slack and size-class rounding included).</summary>
     public long Bytes => (long)_keys.Store.Length + _values.Store.Length + _keep.Store.Length;
 
+    /// <summary>
+    /// Whether any stored K or V element is ±Inf or NaN. From finite inputs that happens only when a value overflows the
+    /// element type (|x| ≥ 65520 rounds to Inf in float16), and the decode step would then turn it into NaN.
+    /// </summary>
+    public bool HoldsNonFiniteValues()
+    {
+        // Exponent bits all ones marks Inf and NaN in every format.
+        return Layout.ElementType switch
+        {
+            KeyValueElementType.Float16 => AnyExponentAllOnes(KeyRegion, ValueRegion, (ushort)0x7C00),
+            KeyValueElementType.BFloat16 => AnyExponentAllOnes(KeyRegion, ValueRegion, (ushort)0x7F80),
+            _ => !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(KeyRegion)) ||
+                 !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(ValueRegion)),
+        };
+    }
+
+    private static bool AnyExponentAllOnes(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values, ushort exponent) =>
+        AnyExponentAllOnes(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(keys), exponent) ||
+        AnyExponentAllOnes(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(values), exponent);
+
+    private static bool AnyExponentAllOnes(ReadOnlySpan<ushort> elements, ushort exponent)
+    {
+        var mask = new Vector<ushort>(exponent);
+        int i = 0;
+        for (; i + Vector<ushort>.Count <= elements.Length; i += Vector<ushort>.Count)
+            if (Vector.EqualsAny(new Vector<ushort>(elements[i..]) & mask, mask)) return true;
+        for (; i < elements.Length; i++)
+            if ((elements[i] & exponent) == exponent) return true;
+        return false;
+    }
+
     /// <summary>The logical keys, [heads, m, headDim], rebuilt from the tiles (for tests and the reference).</summary>
     internal float[] LogicalKeys() => Layout.ReadKeys(KeyRegion);
 
@@ -85,10 +118,12 @@ public sealed unsafe class KeyValueCache : IDisposable
     /// </summary>
     /// <param name="mask">[m], 1 keep / 0 padding; empty when every position is kept</param>
     /// <param name="pool">where the buffers come from and go back to; null allocates fresh ones</param>
+    /// <param name="elementType">what K and V are stored as; float16 and bfloat16 are rounded to nearest, ties to even</param>
     public static KeyValueCache Create(ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int sourceLength, int heads,
-        int headDim, ReadOnlySpan<byte> mask, KeyValueBufferPool? pool = null)
+        int headDim, ReadOnlySpan<byte> mask, KeyValueBufferPool? pool = null,
+        KeyValueElementType elementType = KeyValueElementType.Float32)
     {
-        var layout = new KeyValueLayout(heads, sourceLength, headDim);
+        var layout = new KeyValueLayout(heads, sourceLength, headDim, elementType);
         if (keys.Length < (long)sourceLength * heads * headDim || values.Length < (long)sourceLength * heads * headDim)
             throw new ArgumentException("K and V must be [m, heads·headDim].");
         if (!mask.IsEmpty)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Diagnostics;
 
@@ -20,7 +21,7 @@ public sealed class CrossAttentionMetrics
     /// <summary>The histogram of decode steps run together in one batch.</summary>
     public const string DecodeBatchStepsInstrument = "crossattention.decode.batch.steps";
 
-    /// <summary>The element type of every K/V buffer today (a tag, so a future bf16 cache shows up beside it).</summary>
+    /// <summary>The default K/V element type's tag (sessions report their own: float32, float16 or bfloat16).</summary>
     public const string KeyValueDType = "float32";
 
     // Decode batches are small and fast: buckets from 50 µs to 10 s instead of the default's 5 ms to 10 s.
@@ -39,6 +40,7 @@ public sealed class CrossAttentionMetrics
     private readonly Histogram<double> _encodeDuration;
     private readonly UpDownCounter<long> _requestBytesInFlight;
     private Func<(long Sessions, long Bytes)>? _sessionUsage;
+    private readonly long[] _liveBytesByDType = new long[KeyValueElementTypes.Names.Count]; // by KeyValueElementType
     private Func<long>? _pooledBytes;
 
     public CrossAttentionMetrics(IMeterFactory meterFactory)
@@ -47,7 +49,8 @@ public sealed class CrossAttentionMetrics
         meter.CreateObservableUpDownCounter("crossattention.sessions", () => _sessionUsage?.Invoke().Sessions ?? 0,
             "{session}", "Live sessions (each holds one source's K/V for every layer).");
         meter.CreateObservableUpDownCounter("crossattention.kv.bytes", ObserveKeyValueBytes, "By",
-            "K/V memory: state=live is held by sessions, state=recycled by buffers of ended sessions kept for reuse.");
+            "K/V memory: state=live is held by sessions, by dtype (float32, float16, bfloat16); state=recycled by " +
+            "buffers of ended sessions kept for reuse (plain bytes, no dtype).");
         _lookups = meter.CreateCounter<long>("crossattention.session.lookups", "{lookup}",
             "Session lookups by id: result=hit or miss (unknown, deleted or expired).");
         _refusals = meter.CreateCounter<long>("crossattention.rejections", "{request}",
@@ -82,11 +85,16 @@ public sealed class CrossAttentionMetrics
     /// <summary>Reads the bytes of K/V buffers kept for reuse on each collection (set once at start).</summary>
     public void ObservePool(Func<long> pooledBytes) => _pooledBytes = pooledBytes;
 
+    /// <summary>A session of this K/V dtype starts (positive) or ends (negative) holding <paramref name="bytes"/>.</summary>
+    public void LiveKeyValueBytes(KeyValueElementType dtype, long bytes) => Interlocked.Add(ref _liveBytesByDType[(int)dtype], bytes);
+
     private IEnumerable<Measurement<long>> ObserveKeyValueBytes()
     {
-        var dtype = new KeyValuePair<string, object?>("dtype", KeyValueDType);
-        yield return new Measurement<long>(_sessionUsage?.Invoke().Bytes ?? 0, dtype, new("state", "live"));
-        yield return new Measurement<long>(_pooledBytes?.Invoke() ?? 0, dtype, new("state", "recycled"));
+        var live = new KeyValuePair<string, object?>("state", "live");
+        for (int i = 0; i < _liveBytesByDType.Length; i++)
+            yield return new Measurement<long>(Interlocked.Read(ref _liveBytesByDType[i]),
+                new KeyValuePair<string, object?>("dtype", ((KeyValueElementType)i).Name()), live);
+        yield return new Measurement<long>(_pooledBytes?.Invoke() ?? 0, new KeyValuePair<string, object?>("state", "recycled"));
     }
 
     public void SessionLookup(bool hit) => _lookups.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));

@@ -20,7 +20,6 @@ public static unsafe class DecodeAttention
     {
         if (keyValues.IsDefault) throw new ArgumentException("The K/V view is empty.", nameof(keyValues));
         var layout = keyValues.Layout;
-        layout.CheckFloat32();
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         int inner = layout.Heads * layout.HeadDim;
         if (queries.Length < n * inner) throw new ArgumentException("queries must be [n, heads·headDim].", nameof(queries));
@@ -49,19 +48,37 @@ public static unsafe class DecodeAttention
     /// <summary>Heads [headStart, headEnd) of the job, on the calling thread.</summary>
     internal static void RunHeads(in DecodeAttentionJob job, int headStart, int headEnd)
     {
+        switch (job.ElementType) // validated by the layout
+        {
+            case KeyValueElementType.Float16:
+                RunHeads<Float16Element, ushort>(job, headStart, headEnd);
+                break;
+            case KeyValueElementType.BFloat16:
+                RunHeads<BFloat16Element, ushort>(job, headStart, headEnd);
+                break;
+            default:
+                RunHeads<Float32Element, float>(job, headStart, headEnd);
+                break;
+        }
+    }
+
+    private static void RunHeads<TElement, TStorage>(in DecodeAttentionJob job, int headStart, int headEnd)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
+    {
         switch (job.Variant) // resolved by the caller: one the CPU supports
         {
             case KernelVariant.Vector512:
-                DecodeAttentionVectorized.ComputeHeads<Lanes512, Vector512<float>>(job, headStart, headEnd);
+                DecodeAttentionVectorized.ComputeHeads<TElement, TStorage, Lanes512, Vector512<float>>(job, headStart, headEnd);
                 break;
             case KernelVariant.Vector256:
-                DecodeAttentionVectorized.ComputeHeads<Lanes256, Vector256<float>>(job, headStart, headEnd);
+                DecodeAttentionVectorized.ComputeHeads<TElement, TStorage, Lanes256, Vector256<float>>(job, headStart, headEnd);
                 break;
             case KernelVariant.Vector128:
-                DecodeAttentionVectorized.ComputeHeads<Lanes128, Vector128<float>>(job, headStart, headEnd);
+                DecodeAttentionVectorized.ComputeHeads<TElement, TStorage, Lanes128, Vector128<float>>(job, headStart, headEnd);
                 break;
             default:
-                DecodeAttentionScalar.ComputeHeads(job, headStart, headEnd);
+                DecodeAttentionScalar.ComputeHeads<TElement, TStorage>(job, headStart, headEnd);
                 break;
         }
     }
@@ -82,8 +99,9 @@ internal readonly unsafe struct DecodeAttentionJob
         var layout = keyValues.Layout;
         Queries = queries;
         QueryCount = queryCount;
-        KeyTiles = (float*)keyValues.Keys;
-        ValueRows = (float*)keyValues.Values;
+        KeyTiles = keyValues.Keys;
+        ValueRows = keyValues.Values;
+        ElementType = layout.ElementType;
         KeepBits = (float*)keyValues.Keep;
         Heads = layout.Heads;
         SourceLength = layout.SourceLength;
@@ -97,8 +115,9 @@ internal readonly unsafe struct DecodeAttentionJob
 
     public float* Queries { get; }       // [n, heads·headDim]
     public int QueryCount { get; }
-    public float* KeyTiles { get; }      // [heads, tiles, headDim, 16]
-    public float* ValueRows { get; }     // [heads, m, headDim]
+    public byte* KeyTiles { get; }       // [heads, tiles, headDim, 16] of ElementType
+    public byte* ValueRows { get; }      // [heads, m, headDim] of ElementType
+    public KeyValueElementType ElementType { get; }
     public float* KeepBits { get; }      // [tiles·16]
     public int Heads { get; }
     public int SourceLength { get; }

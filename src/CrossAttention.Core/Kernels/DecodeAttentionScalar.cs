@@ -2,11 +2,16 @@ using System.Runtime.CompilerServices;
 
 namespace CrossAttention.Core.Kernels;
 
-/// <summary>The scalar decode attention over the tiled K and row-major V; same steps as the SIMD body.</summary>
+/// <summary>
+/// The scalar decode attention over the tiled K and row-major V; same steps as the SIMD body, each K/V element widened
+/// by <c>ToSingle</c>.
+/// </summary>
 internal static unsafe class DecodeAttentionScalar
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ComputeHeads(in DecodeAttentionJob job, int headStart, int headEnd)
+    public static void ComputeHeads<TElement, TStorage>(in DecodeAttentionJob job, int headStart, int headEnd)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
     {
         int n = job.QueryCount, m = job.SourceLength, headDim = job.HeadDim, tiles = job.Tiles;
         int inner = job.Heads * headDim;
@@ -17,8 +22,8 @@ internal static unsafe class DecodeAttentionScalar
 
         for (int h = headStart; h < headEnd; h++)
         {
-            float* keyHead = job.KeyTiles + (long)h * tiles * headDim * tileWidth;
-            float* valueHead = job.ValueRows + (long)h * m * headDim;
+            TStorage* keyHead = (TStorage*)job.KeyTiles + (long)h * tiles * headDim * tileWidth;
+            TStorage* valueHead = (TStorage*)job.ValueRows + (long)h * m * headDim;
             for (int i = 0; i < n; i++)
             {
                 float* q = job.Queries + i * inner + h * headDim;
@@ -26,9 +31,9 @@ internal static unsafe class DecodeAttentionScalar
                 for (int j = 0; j < m; j++)
                 {
                     if (keep[j] == 0) { scores[j] = float.NegativeInfinity; continue; }
-                    float* k = keyHead + (long)(j / tileWidth) * headDim * tileWidth + j % tileWidth;
+                    TStorage* k = keyHead + (long)(j / tileWidth) * headDim * tileWidth + j % tileWidth;
                     float dot = 0;
-                    for (int d = 0; d < headDim; d++) dot = MathF.FusedMultiplyAdd(q[d], k[d * tileWidth], dot);
+                    for (int d = 0; d < headDim; d++) dot = MathF.FusedMultiplyAdd(q[d], TElement.ToSingle(k[d * tileWidth]), dot);
                     scores[j] = dot * job.Scale;
                     max = MathF.Max(max, scores[j]);
                 }
@@ -45,8 +50,8 @@ internal static unsafe class DecodeAttentionScalar
                 {
                     float p = scores[j];
                     if (p == 0f) continue;
-                    float* row = valueHead + (long)j * headDim;
-                    for (int d = 0; d < headDim; d++) acc[d] = MathF.FusedMultiplyAdd(p, row[d], acc[d]);
+                    TStorage* row = valueHead + (long)j * headDim;
+                    for (int d = 0; d < headDim; d++) acc[d] = MathF.FusedMultiplyAdd(p, TElement.ToSingle(row[d]), acc[d]);
                 }
                 float* context = job.Context + i * inner + h * headDim;
                 for (int d = 0; d < headDim; d++) context[d] = acc[d] * inverse;

@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 namespace CrossAttention.Core.Kernels;
 
 /// <summary>
-/// The SIMD decode attention, one body for every vector width. Per head: raw scores for all n queries from the K
-/// tiles (queries are blocked inside each group of four strips, so a group is fetched from memory once and reused
+/// The SIMD decode attention, one body for every vector width and every K/V element type (each K/V load widens to
+/// float32 lanes in registers, so a float16 or bfloat16 cache is streamed at its own width, never copied). Per head:
+/// raw scores for all n queries from the K tiles (queries are blocked inside each group of four strips, so a group is fetched from memory once and reused
 /// from L1 by every query), an unnormalised softmax per query in scratch, one pass over the V rows (blocked the same
 /// way), and a final scaling by 1/Σ of the context and, when requested, of the attention row.
 /// </summary>
@@ -14,7 +15,9 @@ internal static unsafe class DecodeAttentionVectorized
     private const int ValueBlockBytes = 16 * 1024;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ComputeHeads<TLanes, TVector>(in DecodeAttentionJob job, int headStart, int headEnd)
+    public static void ComputeHeads<TElement, TStorage, TLanes, TVector>(in DecodeAttentionJob job, int headStart, int headEnd)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -31,14 +34,14 @@ internal static unsafe class DecodeAttentionVectorized
 
         for (int h = headStart; h < headEnd; h++)
         {
-            float* keyHead = job.KeyTiles + (long)h * tiles * headDim * KeyValueLayout.TileWidth;
-            float* valueHead = job.ValueRows + (long)h * m * headDim;
+            TStorage* keyHead = (TStorage*)job.KeyTiles + (long)h * tiles * headDim * KeyValueLayout.TileWidth;
+            TStorage* valueHead = (TStorage*)job.ValueRows + (long)h * m * headDim;
             float* queryHead = job.Queries + h * headDim;
 
-            Scores<TLanes, TVector>(queryHead, inner, n, keyHead, tiles, headDim, weights, paddedLength);
+            Scores<TElement, TStorage, TLanes, TVector>(queryHead, inner, n, keyHead, tiles, headDim, weights, paddedLength);
             for (int i = 0; i < n; i++)
                 inverseSums[i] = Softmax<TLanes, TVector>(weights + i * paddedLength, job.KeepBits, paddedLength, job.Scale);
-            WeightedSum<TLanes, TVector>(weights, paddedLength, n, valueHead, m, headDim, chunks, accumulators, paddedHeadDim);
+            WeightedSum<TElement, TStorage, TLanes, TVector>(weights, paddedLength, n, valueHead, m, headDim, chunks, accumulators, paddedHeadDim);
 
             for (int i = 0; i < n; i++)
             {
@@ -52,8 +55,10 @@ internal static unsafe class DecodeAttentionVectorized
     // weights[i, j] = q_i · K_j for every j of the padded length. Strips are TLanes.Count consecutive positions; a
     // K tile holds 16 / Count of them. Groups of four strips are loaded from memory once and reused by every query.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scores<TLanes, TVector>(float* queries, int queryStride, int n, float* keyHead, int tiles,
+    private static void Scores<TElement, TStorage, TLanes, TVector>(float* queries, int queryStride, int n, TStorage* keyHead, int tiles,
         int headDim, float* weights, int paddedLength)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -67,42 +72,45 @@ internal static unsafe class DecodeAttentionVectorized
         {
             // Nothing to reuse across queries: take eight strips at a time for more loads in flight.
             for (; strip + 8 <= strips; strip += 8)
-                ScoresOneQueryEightStrips<TLanes, TVector>(queries, headDim,
+                ScoresOneQueryEightStrips<TElement, TStorage, TLanes, TVector>(queries, headDim,
                     StripStart(keyHead, strip, stripsPerTile, width, tileFloats),
                     StripStart(keyHead, strip + 4, stripsPerTile, width, tileFloats),
                     stripsPerTile, width, tileFloats, weights + strip * width);
         }
         for (; strip + 4 <= strips; strip += 4)
         {
-            float* k0 = StripStart(keyHead, strip, stripsPerTile, width, tileFloats);
-            float* k1 = StripStart(keyHead, strip + 1, stripsPerTile, width, tileFloats);
-            float* k2 = StripStart(keyHead, strip + 2, stripsPerTile, width, tileFloats);
-            float* k3 = StripStart(keyHead, strip + 3, stripsPerTile, width, tileFloats);
+            TStorage* k0 = StripStart(keyHead, strip, stripsPerTile, width, tileFloats);
+            TStorage* k1 = StripStart(keyHead, strip + 1, stripsPerTile, width, tileFloats);
+            TStorage* k2 = StripStart(keyHead, strip + 2, stripsPerTile, width, tileFloats);
+            TStorage* k3 = StripStart(keyHead, strip + 3, stripsPerTile, width, tileFloats);
             float* output = weights + strip * width;
             int i = 0;
             for (; i + 2 <= n; i += 2)
-                ScoresTwoQueriesFourStrips<TLanes, TVector>(queries + i * queryStride, queries + (i + 1) * queryStride,
+                ScoresTwoQueriesFourStrips<TElement, TStorage, TLanes, TVector>(queries + i * queryStride, queries + (i + 1) * queryStride,
                     headDim, k0, k1, k2, k3, output + i * paddedLength, output + (i + 1) * paddedLength);
             if (i < n)
-                ScoresOneQueryFourStrips<TLanes, TVector>(queries + i * queryStride, headDim, k0, k1, k2, k3,
+                ScoresOneQueryFourStrips<TElement, TStorage, TLanes, TVector>(queries + i * queryStride, headDim, k0, k1, k2, k3,
                     output + i * paddedLength);
         }
         for (; strip < strips; strip++)
         {
-            float* k0 = StripStart(keyHead, strip, stripsPerTile, width, tileFloats);
+            TStorage* k0 = StripStart(keyHead, strip, stripsPerTile, width, tileFloats);
             for (int i = 0; i < n; i++)
-                ScoresOneQueryOneStrip<TLanes, TVector>(queries + i * queryStride, headDim, k0,
+                ScoresOneQueryOneStrip<TElement, TStorage, TLanes, TVector>(queries + i * queryStride, headDim, k0,
                     weights + i * paddedLength + strip * width);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float* StripStart(float* keyHead, int strip, int stripsPerTile, int width, int tileFloats) =>
+    private static TStorage* StripStart<TStorage>(TStorage* keyHead, int strip, int stripsPerTile, int width, int tileFloats)
+        where TStorage : unmanaged =>
         keyHead + (long)(strip / stripsPerTile) * tileFloats + strip % stripsPerTile * width;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresTwoQueriesFourStrips<TLanes, TVector>(float* q0, float* q1, int headDim,
-        float* k0, float* k1, float* k2, float* k3, float* output0, float* output1)
+    private static void ScoresTwoQueriesFourStrips<TElement, TStorage, TLanes, TVector>(float* q0, float* q1, int headDim,
+        TStorage* k0, TStorage* k1, TStorage* k2, TStorage* k3, float* output0, float* output1)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -113,16 +121,16 @@ internal static unsafe class DecodeAttentionVectorized
             int row = d * KeyValueLayout.TileWidth;
             TVector x0 = TLanes.Broadcast(q0[d]);
             TVector x1 = TLanes.Broadcast(q1[d]);
-            TVector r0 = TLanes.Load(k0 + row);
+            TVector r0 = KeyValueLoad.Widened<TElement, TStorage, TVector>(k0 + row);
             a00 = TLanes.MultiplyAdd(r0, x0, a00);
             a10 = TLanes.MultiplyAdd(r0, x1, a10);
-            TVector r1 = TLanes.Load(k1 + row);
+            TVector r1 = KeyValueLoad.Widened<TElement, TStorage, TVector>(k1 + row);
             a01 = TLanes.MultiplyAdd(r1, x0, a01);
             a11 = TLanes.MultiplyAdd(r1, x1, a11);
-            TVector r2 = TLanes.Load(k2 + row);
+            TVector r2 = KeyValueLoad.Widened<TElement, TStorage, TVector>(k2 + row);
             a02 = TLanes.MultiplyAdd(r2, x0, a02);
             a12 = TLanes.MultiplyAdd(r2, x1, a12);
-            TVector r3 = TLanes.Load(k3 + row);
+            TVector r3 = KeyValueLoad.Widened<TElement, TStorage, TVector>(k3 + row);
             a03 = TLanes.MultiplyAdd(r3, x0, a03);
             a13 = TLanes.MultiplyAdd(r3, x1, a13);
         }
@@ -132,8 +140,10 @@ internal static unsafe class DecodeAttentionVectorized
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresOneQueryFourStrips<TLanes, TVector>(float* q, int headDim,
-        float* k0, float* k1, float* k2, float* k3, float* output)
+    private static void ScoresOneQueryFourStrips<TElement, TStorage, TLanes, TVector>(float* q, int headDim,
+        TStorage* k0, TStorage* k1, TStorage* k2, TStorage* k3, float* output)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -142,10 +152,10 @@ internal static unsafe class DecodeAttentionVectorized
         {
             int row = d * KeyValueLayout.TileWidth;
             TVector x = TLanes.Broadcast(q[d]);
-            a0 = TLanes.MultiplyAdd(TLanes.Load(k0 + row), x, a0);
-            a1 = TLanes.MultiplyAdd(TLanes.Load(k1 + row), x, a1);
-            a2 = TLanes.MultiplyAdd(TLanes.Load(k2 + row), x, a2);
-            a3 = TLanes.MultiplyAdd(TLanes.Load(k3 + row), x, a3);
+            a0 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k0 + row), x, a0);
+            a1 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k1 + row), x, a1);
+            a2 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k2 + row), x, a2);
+            a3 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k3 + row), x, a3);
         }
         int w = TLanes.Count;
         TLanes.Store(a0, output); TLanes.Store(a1, output + w); TLanes.Store(a2, output + 2 * w); TLanes.Store(a3, output + 3 * w);
@@ -153,32 +163,34 @@ internal static unsafe class DecodeAttentionVectorized
 
     // Eight consecutive strips from strip 8s: the first four start at k0, the next four at k4.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresOneQueryEightStrips<TLanes, TVector>(float* q, int headDim, float* k0, float* k4,
+    private static void ScoresOneQueryEightStrips<TElement, TStorage, TLanes, TVector>(float* q, int headDim, TStorage* k0, TStorage* k4,
         int stripsPerTile, int width, int tileFloats, float* output)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         // The first strip is a multiple of 8, so both groups of four start on a tile boundary and share offsets.
-        float* k1 = k0 + StripDelta(1, stripsPerTile, width, tileFloats);
-        float* k2 = k0 + StripDelta(2, stripsPerTile, width, tileFloats);
-        float* k3 = k0 + StripDelta(3, stripsPerTile, width, tileFloats);
-        float* k5 = k4 + StripDelta(1, stripsPerTile, width, tileFloats);
-        float* k6 = k4 + StripDelta(2, stripsPerTile, width, tileFloats);
-        float* k7 = k4 + StripDelta(3, stripsPerTile, width, tileFloats);
+        TStorage* k1 = k0 + StripDelta(1, stripsPerTile, width, tileFloats);
+        TStorage* k2 = k0 + StripDelta(2, stripsPerTile, width, tileFloats);
+        TStorage* k3 = k0 + StripDelta(3, stripsPerTile, width, tileFloats);
+        TStorage* k5 = k4 + StripDelta(1, stripsPerTile, width, tileFloats);
+        TStorage* k6 = k4 + StripDelta(2, stripsPerTile, width, tileFloats);
+        TStorage* k7 = k4 + StripDelta(3, stripsPerTile, width, tileFloats);
         TVector a0 = TLanes.Zero, a1 = TLanes.Zero, a2 = TLanes.Zero, a3 = TLanes.Zero;
         TVector a4 = TLanes.Zero, a5 = TLanes.Zero, a6 = TLanes.Zero, a7 = TLanes.Zero;
         for (int d = 0; d < headDim; d++)
         {
             int row = d * KeyValueLayout.TileWidth;
             TVector x = TLanes.Broadcast(q[d]);
-            a0 = TLanes.MultiplyAdd(TLanes.Load(k0 + row), x, a0);
-            a1 = TLanes.MultiplyAdd(TLanes.Load(k1 + row), x, a1);
-            a2 = TLanes.MultiplyAdd(TLanes.Load(k2 + row), x, a2);
-            a3 = TLanes.MultiplyAdd(TLanes.Load(k3 + row), x, a3);
-            a4 = TLanes.MultiplyAdd(TLanes.Load(k4 + row), x, a4);
-            a5 = TLanes.MultiplyAdd(TLanes.Load(k5 + row), x, a5);
-            a6 = TLanes.MultiplyAdd(TLanes.Load(k6 + row), x, a6);
-            a7 = TLanes.MultiplyAdd(TLanes.Load(k7 + row), x, a7);
+            a0 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k0 + row), x, a0);
+            a1 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k1 + row), x, a1);
+            a2 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k2 + row), x, a2);
+            a3 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k3 + row), x, a3);
+            a4 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k4 + row), x, a4);
+            a5 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k5 + row), x, a5);
+            a6 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k6 + row), x, a6);
+            a7 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k7 + row), x, a7);
         }
         int w = TLanes.Count;
         TLanes.Store(a0, output); TLanes.Store(a1, output + w); TLanes.Store(a2, output + 2 * w); TLanes.Store(a3, output + 3 * w);
@@ -191,7 +203,9 @@ internal static unsafe class DecodeAttentionVectorized
         (long)(delta / stripsPerTile) * tileFloats + delta % stripsPerTile * width;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresOneQueryOneStrip<TLanes, TVector>(float* q, int headDim, float* k, float* output)
+    private static void ScoresOneQueryOneStrip<TElement, TStorage, TLanes, TVector>(float* q, int headDim, TStorage* k, float* output)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -200,10 +214,10 @@ internal static unsafe class DecodeAttentionVectorized
         int d = 0;
         for (; d + 2 <= headDim; d += 2)
         {
-            even = TLanes.MultiplyAdd(TLanes.Load(k + d * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d]), even);
-            odd = TLanes.MultiplyAdd(TLanes.Load(k + (d + 1) * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d + 1]), odd);
+            even = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k + d * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d]), even);
+            odd = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k + (d + 1) * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d + 1]), odd);
         }
-        if (d < headDim) even = TLanes.MultiplyAdd(TLanes.Load(k + d * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d]), even);
+        if (d < headDim) even = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(k + d * KeyValueLayout.TileWidth), TLanes.Broadcast(q[d]), even);
         TLanes.Store(TLanes.Add(even, odd), output);
     }
 
@@ -237,13 +251,15 @@ internal static unsafe class DecodeAttentionVectorized
     // accumulators[i, :] = Σ_j weights[i, j] · V[j, :]. Rows are taken in blocks that stay in L1 while every query
     // passes over them; the head dimension in groups of four vectors (registers), then single vectors.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSum<TLanes, TVector>(float* weights, int paddedLength, int n, float* valueHead, int m,
+    private static void WeightedSum<TElement, TStorage, TLanes, TVector>(float* weights, int paddedLength, int n, TStorage* valueHead, int m,
         int headDim, int chunks, float* accumulators, int paddedHeadDim)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;
-        int blockRows = n == 1 ? m : Math.Max(16, ValueBlockBytes / (headDim * sizeof(float)));
+        int blockRows = n == 1 ? m : Math.Max(16, ValueBlockBytes / (headDim * sizeof(TStorage)));
         for (int start = 0; start < m; start += blockRows)
         {
             int end = Math.Min(m, start + blockRows);
@@ -255,12 +271,12 @@ internal static unsafe class DecodeAttentionVectorized
                 float* acc0 = accumulators + i * paddedHeadDim, acc1 = acc0 + paddedHeadDim;
                 int c = 0;
                 for (; c + 4 <= chunks; c += 4)
-                    SumTwoQueriesFourChunks<TLanes, TVector>(p0, p1, valueHead + c * w, headDim, start, end,
+                    SumTwoQueriesFourChunks<TElement, TStorage, TLanes, TVector>(p0, p1, valueHead + c * w, headDim, start, end,
                         acc0 + c * w, acc1 + c * w, first);
                 for (; c < chunks; c++)
                 {
-                    SumOneChunk<TLanes, TVector>(p0, valueHead + c * w, headDim, start, end, acc0 + c * w, first);
-                    SumOneChunk<TLanes, TVector>(p1, valueHead + c * w, headDim, start, end, acc1 + c * w, first);
+                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p0, valueHead + c * w, headDim, start, end, acc0 + c * w, first);
+                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p1, valueHead + c * w, headDim, start, end, acc1 + c * w, first);
                 }
             }
             if (i < n)
@@ -269,16 +285,18 @@ internal static unsafe class DecodeAttentionVectorized
                 float* acc = accumulators + i * paddedHeadDim;
                 int c = 0;
                 for (; c + 4 <= chunks; c += 4)
-                    SumFourChunks<TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, first);
+                    SumFourChunks<TElement, TStorage, TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, first);
                 for (; c < chunks; c++)
-                    SumOneChunk<TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, first);
+                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, first);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumFourChunks<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
+    private static void SumFourChunks<TElement, TStorage, TLanes, TVector>(float* p, TStorage* values, int headDim, int start, int end,
         float* acc, bool first)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -286,21 +304,23 @@ internal static unsafe class DecodeAttentionVectorized
         TVector a0, a1, a2, a3;
         if (first) { a0 = TLanes.Zero; a1 = TLanes.Zero; a2 = TLanes.Zero; a3 = TLanes.Zero; }
         else { a0 = TLanes.Load(acc); a1 = TLanes.Load(acc + w); a2 = TLanes.Load(acc + 2 * w); a3 = TLanes.Load(acc + 3 * w); }
-        float* row = values + (long)start * headDim;
+        TStorage* row = values + (long)start * headDim;
         for (int j = start; j < end; j++, row += headDim)
         {
             TVector x = TLanes.Broadcast(p[j]);
-            a0 = TLanes.MultiplyAdd(TLanes.Load(row), x, a0);
-            a1 = TLanes.MultiplyAdd(TLanes.Load(row + w), x, a1);
-            a2 = TLanes.MultiplyAdd(TLanes.Load(row + 2 * w), x, a2);
-            a3 = TLanes.MultiplyAdd(TLanes.Load(row + 3 * w), x, a3);
+            a0 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row), x, a0);
+            a1 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row + w), x, a1);
+            a2 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row + 2 * w), x, a2);
+            a3 = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row + 3 * w), x, a3);
         }
         TLanes.Store(a0, acc); TLanes.Store(a1, acc + w); TLanes.Store(a2, acc + 2 * w); TLanes.Store(a3, acc + 3 * w);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumTwoQueriesFourChunks<TLanes, TVector>(float* p0, float* p1, float* values, int headDim,
+    private static void SumTwoQueriesFourChunks<TElement, TStorage, TLanes, TVector>(float* p0, float* p1, TStorage* values, int headDim,
         int start, int end, float* acc0, float* acc1, bool first)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
@@ -316,21 +336,21 @@ internal static unsafe class DecodeAttentionVectorized
             a0 = TLanes.Load(acc0); a1 = TLanes.Load(acc0 + w); a2 = TLanes.Load(acc0 + 2 * w); a3 = TLanes.Load(acc0 + 3 * w);
             b0 = TLanes.Load(acc1); b1 = TLanes.Load(acc1 + w); b2 = TLanes.Load(acc1 + 2 * w); b3 = TLanes.Load(acc1 + 3 * w);
         }
-        float* row = values + (long)start * headDim;
+        TStorage* row = values + (long)start * headDim;
         for (int j = start; j < end; j++, row += headDim)
         {
             TVector x = TLanes.Broadcast(p0[j]);
             TVector y = TLanes.Broadcast(p1[j]);
-            TVector v0 = TLanes.Load(row);
+            TVector v0 = KeyValueLoad.Widened<TElement, TStorage, TVector>(row);
             a0 = TLanes.MultiplyAdd(v0, x, a0);
             b0 = TLanes.MultiplyAdd(v0, y, b0);
-            TVector v1 = TLanes.Load(row + w);
+            TVector v1 = KeyValueLoad.Widened<TElement, TStorage, TVector>(row + w);
             a1 = TLanes.MultiplyAdd(v1, x, a1);
             b1 = TLanes.MultiplyAdd(v1, y, b1);
-            TVector v2 = TLanes.Load(row + 2 * w);
+            TVector v2 = KeyValueLoad.Widened<TElement, TStorage, TVector>(row + 2 * w);
             a2 = TLanes.MultiplyAdd(v2, x, a2);
             b2 = TLanes.MultiplyAdd(v2, y, b2);
-            TVector v3 = TLanes.Load(row + 3 * w);
+            TVector v3 = KeyValueLoad.Widened<TElement, TStorage, TVector>(row + 3 * w);
             a3 = TLanes.MultiplyAdd(v3, x, a3);
             b3 = TLanes.MultiplyAdd(v3, y, b3);
         }
@@ -340,20 +360,22 @@ internal static unsafe class DecodeAttentionVectorized
 
     // Lanes past headDim read the next row (or the value region's zero padding after the last row); they are never written out.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumOneChunk<TLanes, TVector>(float* p, float* values, int headDim, int start, int end,
+    private static void SumOneChunk<TElement, TStorage, TLanes, TVector>(float* p, TStorage* values, int headDim, int start, int end,
         float* acc, bool first)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         TVector even = first ? TLanes.Zero : TLanes.Load(acc), odd = TLanes.Zero;
-        float* row = values + (long)start * headDim;
+        TStorage* row = values + (long)start * headDim;
         int j = start;
         for (; j + 2 <= end; j += 2, row += 2 * headDim)
         {
-            even = TLanes.MultiplyAdd(TLanes.Load(row), TLanes.Broadcast(p[j]), even);
-            odd = TLanes.MultiplyAdd(TLanes.Load(row + headDim), TLanes.Broadcast(p[j + 1]), odd);
+            even = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row), TLanes.Broadcast(p[j]), even);
+            odd = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row + headDim), TLanes.Broadcast(p[j + 1]), odd);
         }
-        if (j < end) even = TLanes.MultiplyAdd(TLanes.Load(row), TLanes.Broadcast(p[j]), even);
+        if (j < end) even = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row), TLanes.Broadcast(p[j]), even);
         TLanes.Store(TLanes.Add(even, odd), acc);
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -5,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace CrossAttention.Core.Kernels;
 
-/// <summary>The element type a layer's K and V are held in. The decode kernels read <see cref="Float32"/> so far.</summary>
+/// <summary>The element type a layer's K and V are held in; the decode kernels read each one directly.</summary>
 public enum KeyValueElementType
 {
     Float32 = 0,
@@ -15,6 +16,27 @@ public enum KeyValueElementType
 
 public static class KeyValueElementTypes
 {
+    /// <summary>The names the service and its clients use, in <see cref="KeyValueElementType"/> order.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["float32", "float16", "bfloat16"];
+
+    /// <summary>The client-facing name: float32, float16 or bfloat16.</summary>
+    public static string Name(this KeyValueElementType elementType) => Names[(int)elementType];
+
+    /// <summary>Reads a client-facing name (case-insensitive); false for anything else.</summary>
+    public static bool TryParse(string? name, out KeyValueElementType elementType)
+    {
+        for (int i = 0; i < Names.Count; i++)
+        {
+            if (string.Equals(name, Names[i], StringComparison.OrdinalIgnoreCase))
+            {
+                elementType = (KeyValueElementType)i;
+                return true;
+            }
+        }
+        elementType = default;
+        return false;
+    }
+
     /// <summary>Bytes one element takes.</summary>
     public static int Size(this KeyValueElementType elementType) => elementType switch
     {
@@ -79,29 +101,57 @@ public readonly record struct KeyValueLayout
     /// <summary>Bytes of the keep-lane region, [tiles·16] × 4.</summary>
     public long KeepBytes => (long)Tiles * TileWidth * sizeof(uint);
 
-    /// <summary>Writes projected keys, [m, heads·headDim] (row j is source position j), into a key region.</summary>
+    /// <summary>
+    /// Writes projected keys, [m, heads·headDim] (row j is source position j), into a key region, narrowed to the
+    /// element type (round to nearest, ties to even) when it is 16-bit.
+    /// </summary>
     public unsafe void WriteKeys(ReadOnlySpan<float> keys, Span<byte> region)
     {
-        CheckFloat32();
         CheckProjected(keys, nameof(keys));
         CheckRegion(region, KeyBytes, nameof(region));
-        fixed (float* source = keys)
-        fixed (byte* tiled = region)
-            TransposeKeys(source, (float*)tiled, SourceLength, Heads, HeadDim, Tiles);
+        long tiledLength = KeyBytes / ElementSize;
+        if (ElementType == KeyValueElementType.Float32)
+        {
+            fixed (float* source = keys)
+            fixed (byte* tiled = region)
+                TransposeKeys(source, (float*)tiled, SourceLength, Heads, HeadDim, Tiles);
+            return;
+        }
+        // Tiled in float32 first, so the one transpose serves every type, then narrowed in a single vector pass.
+        float[] staging = ArrayPool<float>.Shared.Rent((int)tiledLength);
+        try
+        {
+            fixed (float* source = keys)
+            fixed (float* tiled = staging)
+                TransposeKeys(source, tiled, SourceLength, Heads, HeadDim, Tiles);
+            Narrow(staging.AsSpan(0, (int)tiledLength), MemoryMarshal.Cast<byte, ushort>(region[..(int)KeyBytes]));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(staging);
+        }
     }
 
-    /// <summary>Writes projected values, [m, heads·headDim], into a value region (padding zeroed).</summary>
+    /// <summary>Writes projected values, [m, heads·headDim], into a value region (padding zeroed), narrowed as the keys.</summary>
     public void WriteValues(ReadOnlySpan<float> values, Span<byte> region)
     {
-        CheckFloat32();
         CheckProjected(values, nameof(values));
         CheckRegion(region, ValueBytes, nameof(region));
-        var rows = MemoryMarshal.Cast<byte, float>(region[..(int)ValueBytes]); // [heads, m, headDim] + padding
         int inner = Heads * HeadDim;
+        if (ElementType == KeyValueElementType.Float32)
+        {
+            var rows = MemoryMarshal.Cast<byte, float>(region[..(int)ValueBytes]); // [heads, m, headDim] + padding
+            for (int h = 0; h < Heads; h++)
+                for (int j = 0; j < SourceLength; j++)
+                    values.Slice(j * inner + h * HeadDim, HeadDim).CopyTo(rows.Slice((h * SourceLength + j) * HeadDim, HeadDim));
+            rows[^ValuePadding..].Clear();
+            return;
+        }
+        var narrowRows = MemoryMarshal.Cast<byte, ushort>(region[..(int)ValueBytes]); // [heads, m, headDim] + padding
         for (int h = 0; h < Heads; h++)
             for (int j = 0; j < SourceLength; j++)
-                values.Slice(j * inner + h * HeadDim, HeadDim).CopyTo(rows.Slice((h * SourceLength + j) * HeadDim, HeadDim));
-        rows[^ValuePadding..].Clear();
+                Narrow(values.Slice(j * inner + h * HeadDim, HeadDim), narrowRows.Slice((h * SourceLength + j) * HeadDim, HeadDim));
+        narrowRows[^ValuePadding..].Clear();
     }
 
     /// <summary>Writes the keep lanes of a mask ([m], 1 keep / 0 padding; empty keeps all) into a keep region.</summary>
@@ -116,12 +166,11 @@ public readonly record struct KeyValueLayout
             keep[j] = mask.IsEmpty || mask[j] != 0 ? uint.MaxValue : 0u;
     }
 
-    /// <summary>The logical keys, [heads, m, headDim], read back from a key region (for tests and the reference).</summary>
+    /// <summary>The logical keys, [heads, m, headDim], read back (widened) from a key region (for tests and the reference).</summary>
     public float[] ReadKeys(ReadOnlySpan<byte> region)
     {
-        CheckFloat32();
         CheckRegion(region, KeyBytes, nameof(region));
-        var tiles = MemoryMarshal.Cast<byte, float>(region);
+        var tiles = Widen(region[..(int)KeyBytes]);
         int m = SourceLength, d = HeadDim;
         var keys = new float[(long)Heads * m * d];
         for (int h = 0; h < Heads; h++)
@@ -131,18 +180,27 @@ public readonly record struct KeyValueLayout
         return keys;
     }
 
-    /// <summary>The logical values, [heads, m, headDim], read back from a value region.</summary>
+    /// <summary>The logical values, [heads, m, headDim], read back (widened) from a value region.</summary>
     public float[] ReadValues(ReadOnlySpan<byte> region)
     {
-        CheckFloat32();
         CheckRegion(region, ValueBytes, nameof(region));
-        return MemoryMarshal.Cast<byte, float>(region)[..(Heads * SourceLength * HeadDim)].ToArray();
+        return Widen(region[..(int)ValueBytes])[..(Heads * SourceLength * HeadDim)];
     }
 
-    internal void CheckFloat32()
+    private void Narrow(ReadOnlySpan<float> source, Span<ushort> destination)
     {
-        if (ElementType != KeyValueElementType.Float32)
-            throw new NotSupportedException($"K/V held as {ElementType} have no kernels yet; only Float32 is implemented.");
+        if (ElementType == KeyValueElementType.BFloat16) BFloat16Narrowing.Narrow(source, destination);
+        else Float16Narrowing.Narrow(source, destination);
+    }
+
+    private float[] Widen(ReadOnlySpan<byte> region)
+    {
+        if (ElementType == KeyValueElementType.Float32) return MemoryMarshal.Cast<byte, float>(region).ToArray();
+        var narrow = MemoryMarshal.Cast<byte, ushort>(region);
+        var wide = new float[narrow.Length];
+        if (ElementType == KeyValueElementType.BFloat16) BFloat16Widening.Widen(narrow, wide);
+        else Float16Widening.Widen(narrow, wide);
+        return wide;
     }
 
     private void CheckProjected(ReadOnlySpan<float> projected, string name)

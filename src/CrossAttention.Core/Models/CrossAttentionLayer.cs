@@ -56,8 +56,9 @@ public sealed class CrossAttentionLayer
     /// <param name="source">[m, sourceDim]</param>
     /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
     /// <param name="pool">where the cache's buffers come from and go back to; null allocates fresh ones</param>
+    /// <param name="elementType">what the cache stores K and V as (projected in float32, then narrowed)</param>
     public KeyValueCache Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options,
-        KeyValueBufferPool? pool = null)
+        KeyValueBufferPool? pool = null, KeyValueElementType elementType = KeyValueElementType.Float32)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sourceLength, 1);
         if (source.Length != sourceLength * SourceDim)
@@ -69,7 +70,8 @@ public sealed class CrossAttentionLayer
         {
             _key.Apply(source, sourceLength, k, options.Variant, options.MaxThreads);   // [m, inner]
             _value.Apply(source, sourceLength, v, options.Variant, options.MaxThreads); // [m, inner]
-            return KeyValueCache.Create(k.AsSpan(0, size), v.AsSpan(0, size), sourceLength, Heads, HeadDim, mask, pool);
+            return KeyValueCache.Create(k.AsSpan(0, size), v.AsSpan(0, size), sourceLength, Heads, HeadDim, mask, pool,
+                elementType);
         }
         finally
         {

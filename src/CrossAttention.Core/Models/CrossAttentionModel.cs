@@ -40,18 +40,19 @@ public sealed class CrossAttentionModel
     /// adds tile padding and buffer rounding (<see cref="EncodedSource.Bytes"/> is the exact figure); this bound lets a
     /// source that could never fit be refused before any work.
     /// </summary>
-    public long KeyValueBytes(int sourceLength, bool masked) =>
-        Layers.Count * (2L * sizeof(float) * sourceLength * Layers[0].InnerDim + (masked ? sourceLength : 0));
+    public long KeyValueBytes(int sourceLength, bool masked, KeyValueElementType elementType = KeyValueElementType.Float32) =>
+        Layers.Count * (2L * elementType.Size() * sourceLength * Layers[0].InnerDim + (masked ? sourceLength : 0));
 
     /// <summary>Encodes one source for every layer.</summary>
     /// <param name="source">[m, sourceDim]</param>
     /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>
     /// <param name="pool">where the caches' buffers come from and go back to; null allocates fresh ones</param>
+    /// <param name="elementType">what the caches store K and V as</param>
     public EncodedSource Encode(ReadOnlySpan<float> source, int sourceLength, ReadOnlySpan<byte> mask, ComputeOptions options,
-        KeyValueBufferPool? pool = null)
+        KeyValueBufferPool? pool = null, KeyValueElementType elementType = KeyValueElementType.Float32)
     {
         var caches = new KeyValueCache[Layers.Count];
-        for (int i = 0; i < caches.Length; i++) caches[i] = Layers[i].Encode(source, sourceLength, mask, options, pool);
+        for (int i = 0; i < caches.Length; i++) caches[i] = Layers[i].Encode(source, sourceLength, mask, options, pool, elementType);
         return new EncodedSource(Name, caches);
     }
 }

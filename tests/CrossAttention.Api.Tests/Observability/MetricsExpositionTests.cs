@@ -30,6 +30,13 @@ public class MetricsExpositionTests
         var put = await client.PutAsync($"/sessions/{PutId}", Json.Body(new { model = "demo", source = Json.Rows(20, 64, 2) }));
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         long keptBytes = (await put.ReadObjectAsync())["kvBytes"]!.GetValue<long>();
+        var narrow = await (await client.PostAsync("/encode",
+            Json.Body(new { model = "demo", source = Json.Rows(9, 64, 4), kvDtype = "bfloat16" }))).ReadObjectAsync();
+        long narrowBytes = narrow["kvBytes"]!.GetValue<long>();
+        var endedNarrow = await (await client.PostAsync("/encode",
+            Json.Body(new { model = "demo", source = Json.Rows(5, 64, 5), kvDtype = "float16" }))).ReadObjectAsync();
+        Assert.Equal(HttpStatusCode.NoContent,
+            (await client.DeleteAsync($"/sessions/{endedNarrow["sessionId"]!.GetValue<string>()}")).StatusCode);
         var taken = await client.PutAsync($"/sessions/{PutId}", Json.Body(new { model = "demo", source = Json.Rows(3, 64, 3) }));
         await ProblemAssert.IsProblemAsync(taken, HttpStatusCode.Conflict);
         for (int i = 0; i < 2; i++)
@@ -52,13 +59,15 @@ public class MetricsExpositionTests
         var (exitCode, output) = await Exposition.PromtoolCheckAsync(text);
         Assert.True(exitCode == 0, $"promtool check metrics exited {exitCode}:\n{output}");
 
-        Assert.Equal(1, Exposition.Value(text, "crossattention_sessions"));
+        Assert.Equal(2, Exposition.Value(text, "crossattention_sessions"));
         Assert.Equal(keptBytes, Exposition.Value(text, "crossattention_kv_bytes", "dtype=\"float32\"", "state=\"live\""));
+        Assert.Equal(narrowBytes, Exposition.Value(text, "crossattention_kv_bytes", "dtype=\"bfloat16\"", "state=\"live\""));
+        Assert.Equal(0, Exposition.Value(text, "crossattention_kv_bytes", "dtype=\"float16\"", "state=\"live\""));
         Assert.NotNull(Exposition.Value(text, "crossattention_kv_bytes", "state=\"recycled\""));
         Assert.Equal(3, Exposition.Value(text, "crossattention_session_lookups_total", "result=\"hit\""));
         Assert.Equal(1, Exposition.Value(text, "crossattention_session_lookups_total", "result=\"miss\""));
         Assert.Equal(1, Exposition.Value(text, "crossattention_rejections_total", "reason=\"id_taken\""));
-        Assert.Equal(3, Exposition.Value(text, "crossattention_encode_duration_seconds_count", "model=\"demo\""));
+        Assert.Equal(5, Exposition.Value(text, "crossattention_encode_duration_seconds_count", "model=\"demo\""));
         Assert.Equal(3, Exposition.Value(text, "crossattention_decode_batch_steps_sum"));
         Assert.Equal(5, Exposition.Value(text, "crossattention_decode_batch_rows_sum"));
         Assert.Equal(0, Exposition.Value(text, "crossattention_compute_queue_length"));

@@ -20,6 +20,7 @@ namespace CrossAttention.Api.Features.Sessions;
 /// <param name="SourceMask">Raw body only: optional comma-separated 1 (keep) / 0 (padding), one per row.</param>
 /// <param name="TtlSeconds">Raw body only: optional sliding TTL in seconds.</param>
 /// <param name="RecordAttention">Raw body only: record every decode step's attention for GET /sessions/{id}/alignment.</param>
+/// <param name="KvDtype">Raw body only: what the session stores K and V as (float32, float16, bfloat16).</param>
 internal sealed record EncodeParameters(
     HttpRequest Request,
     [FromQuery(Name = "model")] string? Model,
@@ -27,6 +28,7 @@ internal sealed record EncodeParameters(
     [FromQuery(Name = "sourceMask")] string? SourceMask,
     [FromQuery(Name = "ttlSeconds")] int? TtlSeconds,
     [FromQuery(Name = "recordAttention")] bool? RecordAttention,
+    [FromQuery(Name = "kvDtype")] string? KvDtype,
     ModelCatalog Catalog,
     ISessionStore Store,
     ComputeGate Gate,
@@ -56,6 +58,7 @@ internal sealed record EncodeParameters(
         return (new EncodeRequest
         {
             Model = Model, Source = source, SourceMask = mask, TtlSeconds = TtlSeconds, RecordAttention = RecordAttention ?? false,
+            KvDtype = KvDtype,
         }, null);
     }
 

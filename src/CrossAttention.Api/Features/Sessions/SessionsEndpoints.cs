@@ -9,6 +9,7 @@ using CrossAttention.Api.Services;
 using CrossAttention.Api.Observability;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Caching;
+using CrossAttention.Core.Kernels;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CrossAttention.Api.Features.Sessions;
@@ -30,7 +31,7 @@ public static class SessionsEndpoints
             .WithSummary("Encode a source once: K and V of every decoder layer, kept as a session")
             .WithDescription("K = S·Wkᵀ + bk and V = S·Wvᵀ + bv for each layer, cached in memory under a new session id. " +
                 "JSON body, or raw little-endian float32 rows with Content-Type application/octet-stream and " +
-                "?model=&rows= (optional &sourceMask=1,1,0 and &ttlSeconds=).")
+                "?model=&rows= (optional &sourceMask=1,1,0, &ttlSeconds= and &kvDtype=).")
             .Accepts<EncodeRequest>(MediaTypeNames.Application.Json, MediaTypeNames.Application.Octet)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -87,12 +88,13 @@ public static class SessionsEndpoints
         var check = new RequestValidation(settings.Limits);
         check.Source(body.Source, model);
         check.Ttl(body.TtlSeconds, settings.Cache);
+        var elementType = check.KvDtype(body.KvDtype, settings.Cache);
         byte[]? mask = check.IsValid ? check.Mask(body.SourceMask, body.Source!.Rows) : null;
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
         // A source whose K/V (and attention record) could never fit is refused before any work is spent on it.
         var recorder = AttentionRecording.CreateRecorder(body.RecordAttention, model, body.Source!.Rows, mask, settings.Limits);
-        long needed = model.KeyValueBytes(body.Source.Rows, mask is not null) + (recorder?.Bytes ?? 0);
+        long needed = model.KeyValueBytes(body.Source.Rows, mask is not null, elementType) + (recorder?.Bytes ?? 0);
         if (needed > store.Usage.LimitBytes)
         {
             Telemetry(parameters.Request)?.Refused("larger_than_cache", StatusCodes.Status507InsufficientStorage, model.Name, needed,
@@ -100,7 +102,12 @@ public static class SessionsEndpoints
             return InsufficientStorage(parameters.Request.HttpContext.Response, needed, store.Usage);
         }
 
-        var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, parameters.CancellationToken);
+        var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, elementType, parameters.CancellationToken);
+        if (OutOfRange(encoded) is { } outOfRange)
+        {
+            encoded.Dispose();
+            return outOfRange;
+        }
         var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
         var session = new SessionEntry(parameters.Request.HttpContext.User.SessionKey(id), model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds), recorder);
         var added = await store.AddAsync(session, parameters.CancellationToken);
@@ -123,10 +130,22 @@ public static class SessionsEndpoints
         CancellationToken cancellationToken) =>
         await store.RemoveAsync(user.SessionKey(id), cancellationToken) ? TypedResults.NoContent() : SessionNotFound(id);
 
+    // Finite K/V that overflow a 16-bit type would become ±Inf, and the decode step NaN: refused, never clamped.
+    // float32 K/V of a finite source are not scanned (the production path takes no extra pass).
+    private static ValidationProblem? OutOfRange(EncodedSource encoded)
+    {
+        if (encoded.ElementType == KeyValueElementType.Float32) return null;
+        int layer = encoded.FirstLayerWithNonFiniteValues();
+        return layer < 0 ? null : Problems.Invalid("source",
+            $"K or V of layer {layer} exceed the range of kvDtype {encoded.ElementType.Name()} (±65504 for float16); " +
+            "send kvDtype bfloat16 or float32 for this source.");
+    }
+
     internal static SessionTelemetry? Telemetry(HttpRequest request) => request.HttpContext.RequestServices.GetService<SessionTelemetry>();
 
     internal static Session ToContract(SessionEntry s) =>
-        new(s.Id, s.ModelName, s.Encoded.Layers.Count, s.Encoded.SourceLength, s.KvBytes, s.CreatedAt, s.ExpiresAt);
+        new(s.Id, s.ModelName, s.Encoded.Layers.Count, s.Encoded.SourceLength, s.KvBytes, s.CreatedAt, s.ExpiresAt,
+            s.Encoded.ElementType.Name());
 
     internal static NotFoundProblem SessionNotFound(string id) =>
         Problems.NotFound("Session not found", $"No session '{id}': it never existed, was deleted, or expired.");

@@ -1,13 +1,14 @@
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Tests;
 
 /// <summary>
-/// The narrow-K/V decode prototype: against the double-precision reference run on the values the cache actually
+/// The decode kernel over K/V cached as float32, bfloat16 or float16, every variant the CPU supports: against the double-precision reference run on the values the cache actually
 /// holds (so the kernel itself is checked as tightly as the float32 one), and against the reference on the original
 /// float32 K/V within the bounds the reduced-precision spec sets.
 /// </summary>
-public class DecodeAttentionNarrowTests
+public class DecodeAttentionElementTypeTests
 {
     public enum Storage { Float32, BFloat16, Float16 }
 
@@ -67,21 +68,35 @@ public class DecodeAttentionNarrowTests
         }
     }
 
-    [Fact]
-    public void ShortBuffersAreRejected()
+    [Theory]
+    [InlineData(Storage.Float32)]
+    [InlineData(Storage.BFloat16)]
+    [InlineData(Storage.Float16)]
+    public void TheCacheHoldsTheRoundedValuesAndReadsThemBack(Storage storage)
     {
-        var shape = new Shape(20, 8, 1, 2);
-        var data = Data.Random(shape, new Random(1), maskPadding: false);
-        var (keys, values, keep) = Pack<BFloat16Element, ushort>(shape, data);
-        var context = new float[shape.N * shape.Heads * shape.HeadDim];
-        Assert.Throws<ArgumentException>(() => DecodeAttentionNarrow.Compute<BFloat16Element, ushort>(data.Queries, 1,
-            keys.AsSpan(1), values, keep, shape.Heads, shape.M, shape.HeadDim, 0.5f, context, [], KernelVariants.Best));
-        Assert.Throws<ArgumentException>(() => DecodeAttentionNarrow.Compute<BFloat16Element, ushort>(data.Queries, 1,
-            keys, values.AsSpan(1), keep, shape.Heads, shape.M, shape.HeadDim, 0.5f, context, [], KernelVariants.Best));
-        Assert.Throws<ArgumentException>(() => DecodeAttentionNarrow.Compute<BFloat16Element, ushort>(data.Queries, 1,
-            keys, values, keep.AsSpan(1), shape.Heads, shape.M, shape.HeadDim, 0.5f, context, [], KernelVariants.Best));
-        Assert.Throws<ArgumentException>(() => DecodeAttentionNarrow.Compute<BFloat16Element, ushort>(data.Queries, 1,
-            keys, values, keep, shape.Heads, shape.M, shape.HeadDim, 0.5f, context.AsSpan(1), [], KernelVariants.Best));
+        var shape = new Shape(37, 19, 1, 3);
+        var data = Data.Random(shape, new Random(5), maskPadding: false, keyMagnitude: 3f);
+        using var cache = Cache(storage, shape, data);
+        Assert.Equal(RoundTrip(storage, data.Keys), cache.Layout.ReadKeys(cache.KeyRegion));
+        Assert.Equal(RoundTrip(storage, data.Values), cache.Layout.ReadValues(cache.ValueRegion));
+    }
+
+    [Theory]
+    [InlineData(Storage.Float16, 65504f, false)]   // the largest float16
+    [InlineData(Storage.Float16, 65519f, false)]   // rounds down to it
+    [InlineData(Storage.Float16, 65520f, true)]    // rounds to Inf
+    [InlineData(Storage.Float16, -1e6f, true)]
+    [InlineData(Storage.BFloat16, 1e38f, false)]   // bfloat16 has float32's range
+    [InlineData(Storage.Float32, 1e38f, false)]
+    public void ValuesThatOverflowTheElementTypeAreReported(Storage storage, float large, bool overflows)
+    {
+        var shape = new Shape(20, 5, 1, 2);
+        var data = Data.Random(shape, new Random(9), maskPadding: false);
+        data.Values[37] = large;
+        using (var cache = Cache(storage, shape, data)) Assert.Equal(overflows, cache.HoldsNonFiniteValues());
+        data.Values[37] = 0;
+        data.Keys[101] = large;
+        using (var cache = Cache(storage, shape, data)) Assert.Equal(overflows, cache.HoldsNonFiniteValues());
     }
 
     // ---- helpers ----
@@ -113,44 +128,35 @@ public class DecodeAttentionNarrowTests
 
     private sealed record Output(float[] Context, float[] Attention);
 
-    private static Output Run(Storage storage, KernelVariant variant, int maxThreads, Shape shape, Data data, bool withAttention) =>
-        storage switch
-        {
-            Storage.Float32 => Run<Float32Element, float>(variant, maxThreads, shape, data, withAttention),
-            Storage.BFloat16 => Run<BFloat16Element, ushort>(variant, maxThreads, shape, data, withAttention),
-            _ => Run<Float16Element, ushort>(variant, maxThreads, shape, data, withAttention),
-        };
-
-    private static Output Run<TElement, TStorage>(KernelVariant variant, int maxThreads, Shape shape, Data data, bool withAttention)
-        where TElement : struct, IKeyValueElement<TStorage>
-        where TStorage : unmanaged
+    private static Output Run(Storage storage, KernelVariant variant, int maxThreads, Shape shape, Data data, bool withAttention)
     {
-        var (keys, values, keep) = Pack<TElement, TStorage>(shape, data);
+        using var cache = Cache(storage, shape, data);
         var context = new float[shape.N * shape.Heads * shape.HeadDim];
         var attention = withAttention ? new float[shape.Heads * shape.N * shape.M] : [];
-        DecodeAttentionNarrow.Compute<TElement, TStorage>(data.Queries, shape.N, keys, values, keep, shape.Heads, shape.M,
-            shape.HeadDim, 1f / MathF.Sqrt(shape.HeadDim), context, attention, variant, maxThreads);
+        DecodeAttention.Compute(data.Queries, shape.N, cache.View, 1f / MathF.Sqrt(shape.HeadDim), context, attention,
+            variant, maxThreads);
         return new Output(context, attention);
     }
 
-    // The cache's layouts: K tiles [heads, tiles, headDim, 16] (zero past m), V rows [heads, m, headDim], keep lanes [tiles·16].
-    private static (TStorage[] Keys, TStorage[] Values, float[] Keep) Pack<TElement, TStorage>(Shape shape, Data data)
-        where TElement : struct, IKeyValueElement<TStorage>
-        where TStorage : unmanaged
+    private static KeyValueElementType ElementType(Storage storage) => storage switch
     {
-        int tiles = (shape.M + 15) / 16;
-        var keyTiles = new TStorage[shape.Heads * tiles * shape.HeadDim * 16];
+        Storage.BFloat16 => KeyValueElementType.BFloat16,
+        Storage.Float16 => KeyValueElementType.Float16,
+        _ => KeyValueElementType.Float32,
+    };
+
+    // The cache takes projected K/V as [m, heads·headDim]; the test data is [heads, m, headDim].
+    private static KeyValueCache Cache(Storage storage, Shape shape, Data data) =>
+        KeyValueCache.Create(Projected(shape, data.Keys), Projected(shape, data.Values), shape.M, shape.Heads,
+            shape.HeadDim, data.Mask, elementType: ElementType(storage));
+
+    private static float[] Projected(Shape shape, float[] perHead)
+    {
+        var projected = new float[perHead.Length];
         for (int h = 0; h < shape.Heads; h++)
             for (int j = 0; j < shape.M; j++)
-                for (int d = 0; d < shape.HeadDim; d++)
-                    keyTiles[((h * tiles + j / 16) * shape.HeadDim + d) * 16 + j % 16] =
-                        TElement.FromSingle(data.Keys[(h * shape.M + j) * shape.HeadDim + d]);
-        var values = new TStorage[data.Values.Length];
-        TElement.Narrow(data.Values, values, KernelVariants.Best);
-        var keep = new float[tiles * 16];
-        for (int j = 0; j < shape.M; j++)
-            keep[j] = data.Mask.Length == 0 || data.Mask[j] != 0 ? BitConverter.UInt32BitsToSingle(uint.MaxValue) : 0f;
-        return (keyTiles, values, keep);
+                Array.Copy(perHead, (h * shape.M + j) * shape.HeadDim, projected, (j * shape.Heads + h) * shape.HeadDim, shape.HeadDim);
+        return projected;
     }
 
     private static float[] RoundTrip(Storage storage, float[] values) => storage switch
