@@ -127,6 +127,27 @@ public class ComputeGateTests
     }
 
     [Fact]
+    public async Task AStepPastTheQueueBoundIsRefusedAndTheQueueRefillsAsStepsLeave()
+    {
+        var gate = new ComputeGate(cores: 1, maxBatchRows: 1, maxQueuedSteps: 2);
+        var cache = Encode(0, 9, 1);
+        var steps = Enumerable.Range(0, 4).Select(i => NewStep(cache, 0, 1, 20 + i)).ToArray();
+
+        var lease = await gate.EnterAsync(1, CancellationToken.None);
+        var first = gate.DecodeAsync(steps[0].Job, CancellationToken.None).AsTask();
+        var second = gate.DecodeAsync(steps[1].Job, CancellationToken.None).AsTask();
+        var refused = Assert.Throws<ComputeQueueFullException>(() => gate.DecodeAsync(steps[2].Job, CancellationToken.None));
+        Assert.Equal(2, refused.MaxQueuedSteps);
+        Assert.All(steps[2].Output, v => Assert.Equal(0f, v)); // nothing computed for it
+        lease.Dispose();
+        await Task.WhenAll(first, second);
+
+        await gate.DecodeAsync(steps[3].Job, CancellationToken.None); // the queue emptied: room again
+        AssertSameAsAlone(steps[0]);
+        AssertSameAsAlone(steps[3]);
+    }
+
+    [Fact]
     public async Task WaitersAreServedFirstComeFirstServed()
     {
         var gate = new ComputeGate(cores: 1, maxBatchRows: 64);

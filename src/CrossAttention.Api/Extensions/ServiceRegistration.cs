@@ -51,7 +51,7 @@ public static class ServiceRegistration
             var options = sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value;
             KernelVariants.TryParse(options.Compute.Variant, out var variant, out _); // validated at start
             return new ComputeGate(Environment.ProcessorCount, options.Batching.MaxRows, variant,
-                sp.GetService<CrossAttention.Core.Diagnostics.CrossAttentionMetrics>());
+                sp.GetService<CrossAttention.Core.Diagnostics.CrossAttentionMetrics>(), options.Batching.MaxQueuedSteps);
         });
         services.AddSingleton(sp => new KeyValueBufferPool(
             sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit));

@@ -1,3 +1,4 @@
+using CrossAttention.Core.Scheduling;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -19,6 +20,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             OutOfMemoryException or TypeInitializationException { InnerException: OutOfMemoryException } =>
                 (StatusCodes.Status503ServiceUnavailable, "Out of memory", "The server could not allocate memory for this request. Retry shortly."),
             ServerBusyException busy => (StatusCodes.Status503ServiceUnavailable, "Server busy", busy.Message),
+            ComputeQueueFullException full => (StatusCodes.Status503ServiceUnavailable, "Server busy",
+                full.Message + " (Batching:MaxQueuedSteps)"),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
                 (StatusCodes.Status499ClientClosedRequest, "Client closed request", "The client went away."),
@@ -26,7 +29,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         };
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
-            if (exception is not ServerBusyException)
+            if (exception is not (ServerBusyException or ComputeQueueFullException))
             {
                 allocations.RecordFailure();
                 LogOutOfMemory(exception, httpContext.Request.Method, httpContext.Request.Path);

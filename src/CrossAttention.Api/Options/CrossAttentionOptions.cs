@@ -116,6 +116,12 @@ public sealed class BatchingOptions
     /// the layer's weights once, and each session's K/V once, for all of its steps.
     /// </summary>
     public int MaxRows { get; set; } = 64;
+
+    /// <summary>
+    /// Most decode steps that may wait for a core at once; one more is refused with 503 + Retry-After before anything is
+    /// computed (a longer queue only adds latency to every step behind it).
+    /// </summary>
+    public int MaxQueuedSteps { get; set; } = 1024;
 }
 
 /// <summary>How the kernels run.</summary>

@@ -30,6 +30,7 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Limits.MaxRequestBytes >= 1024, "Limits:MaxRequestBytes", "must be at least 1024.");
         // JSON spends as little as 2 bytes per float, and parsed floats take 4: keep that buffer well inside one array.
         Require(options.Limits.MaxRequestBytes <= 512L << 20, "Limits:MaxRequestBytes", $"must be at most {512L << 20} (512 MiB).");
+        Require(options.Batching.MaxQueuedSteps > 0, "Batching:MaxQueuedSteps", "must be greater than 0.");
         Require(options.Limits.MaxRecordedSteps is >= 1 and <= 65536, "Limits:MaxRecordedSteps", "must be between 1 and 65536.");
         // One body of the largest size holds its buffer, the half-size one it grew from, and its parsed matrix (JSON can
         // spend as little as 2 bytes of text on a 4-byte float): 4 × MaxRequestBytes at worst.

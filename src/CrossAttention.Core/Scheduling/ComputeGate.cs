@@ -37,6 +37,8 @@ public sealed partial class ComputeGate
     private readonly int _capacity;
     private readonly int _maxBatchRows;
     private readonly CrossAttentionMetrics? _metrics;
+    private readonly int _maxQueuedSteps;
+    private int _queuedSteps;
     private int _idle;
     private Waiter? _head, _tail;
 
@@ -44,9 +46,12 @@ public sealed partial class ComputeGate
     /// <param name="maxBatchRows">most query rows one batch of waiting decode steps may hold; 1 runs every step alone</param>
     /// <param name="variant">the kernel variant every computation runs with; null picks <see cref="KernelVariants.Best"/></param>
     /// <param name="metrics">where to record the queue and decode batches; null records nothing</param>
-    public ComputeGate(int cores, int maxBatchRows, KernelVariant? variant = null, CrossAttentionMetrics? metrics = null)
+    /// <param name="maxQueuedSteps">most decode steps waiting for a core; one more is refused with <see cref="ComputeQueueFullException"/></param>
+    public ComputeGate(int cores, int maxBatchRows, KernelVariant? variant = null, CrossAttentionMetrics? metrics = null,
+        int maxQueuedSteps = int.MaxValue)
     {
         _metrics = metrics;
+        _maxQueuedSteps = Math.Max(1, maxQueuedSteps);
         _capacity = Math.Max(1, cores);
         _maxBatchRows = Math.Max(1, maxBatchRows);
         _idle = _capacity;
@@ -108,6 +113,8 @@ public sealed partial class ComputeGate
         {
             if (!TryTakeCoreLocked(_capacity, out threads))
             {
+                // A bounded queue: past it, waiting only grows every step's latency (and the memory its request holds).
+                if (_queuedSteps >= _maxQueuedSteps) throw new ComputeQueueFullException(_maxQueuedSteps);
                 step.PrepareToWait(); // before a core can take it from the queue
                 EnqueueLocked(step);
             }
@@ -265,6 +272,7 @@ public sealed partial class ComputeGate
     private void EnqueueLocked(Waiter waiter)
     {
         waiter.Queued = true;
+        if (waiter is DecodeStepJob) _queuedSteps++;
         waiter.EnqueuedAt = Stopwatch.GetTimestamp();
         _metrics?.Enqueued();
         waiter.Previous = _tail;
@@ -281,6 +289,7 @@ public sealed partial class ComputeGate
         else waiter.Next.Previous = waiter.Previous;
         waiter.Next = waiter.Previous = null;
         waiter.Queued = false;
+        if (waiter is DecodeStepJob) _queuedSteps--;
         _metrics?.Dequeued(waiter.EnqueuedAt, waiter is DecodeStepJob, waiter.TraceContext);
     }
 
