@@ -22,6 +22,8 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Cache.MaxTtlSeconds > 0, "Cache:MaxTtlSeconds", "must be greater than 0.");
         Require(options.Cache.DefaultTtlSeconds <= options.Cache.MaxTtlSeconds, "Cache:DefaultTtlSeconds",
             $"({options.Cache.DefaultTtlSeconds}) must not exceed {S}:Cache:MaxTtlSeconds ({options.Cache.MaxTtlSeconds}).");
+        Require(CacheOptions.IsKnownWhenFull(options.Cache.WhenFull), "Cache:WhenFull",
+            $"must be '{CacheOptions.Reject}' or '{CacheOptions.EvictLeastRecentlyUsed}', not '{options.Cache.WhenFull}'.");
         Require(options.Cache.RecycledBytesLimit >= 0, "Cache:RecycledBytesLimit", "must not be negative.");
         Require(options.Limits.MaxSourceLength > 0, "Limits:MaxSourceLength", "must be greater than 0.");
         Require(options.Limits.MaxQueries > 0, "Limits:MaxQueries", "must be greater than 0.");
