@@ -85,7 +85,12 @@ public class FillAndEvictTests
             if (response.StatusCode == HttpStatusCode.OK)
             {
                 var row = Json.Matrix((await response.ReadObjectAsync())["output"])[0];
-                for (int c = 0; c < 64; c++) Assert.Equal(expected[session][layer, c], row[c]);
+                // Rounding may differ from the solo run (kernels split differently when both cores are free); K/V read
+                // from another session's or a recycled buffer would differ everywhere by orders of magnitude more.
+                float scale = Enumerable.Range(0, 64).Max(c => Math.Abs(expected[session][layer, c]));
+                for (int c = 0; c < 64; c++)
+                    Assert.True(Math.Abs(expected[session][layer, c] - row[c]) <= 1e-5f * scale,
+                        $"session {session}, layer {layer}, column {c}: {row[c]}, computed alone {expected[session][layer, c]}");
                 return;
             }
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
