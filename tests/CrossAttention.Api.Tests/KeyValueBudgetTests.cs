@@ -140,4 +140,24 @@ public class KeyValueBudgetTests
         Assert.InRange(idle.PooledBytes, 1, 2 * SessionBytes);
         Assert.Equal(0, factory.Services.GetRequiredService<InProcessSessionStore>().Usage.Count);
     }
+
+    [Fact]
+    public async Task StatelessAttentionCountsItsTransientKeysAndValues()
+    {
+        await using var factory = Factory(budget: SessionBytes + SessionBytes / 4);
+        var client = factory.CreateClient();
+        var ledger = factory.Services.GetRequiredService<KeyValueLedger>();
+        object Attention() => new { model = "demo", layer = 0, source = Json.Rows(Rows, 64, 7), queries = Json.Rows(1, 64, 8) };
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/attention", Json.Body(Attention()))).StatusCode);
+        Assert.Equal(0, ledger.Snapshot.ReservedBytes); // given back when the request is done
+
+        string id = await Created(await Encode(client, 1)); // the session takes all but a quarter of a session's room
+        var refused = await client.PostAsync("/attention", Json.Body(Attention())); // one layer: half a session
+        await ProblemAssert.IsProblemAsync(refused, (HttpStatusCode)507);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Equal(HttpStatusCode.OK, (await Step(client, id)).StatusCode); // the session was not evicted for it
+
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/sessions/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/attention", Json.Body(Attention()))).StatusCode);
+    }
 }
