@@ -55,11 +55,11 @@ public readonly record struct SessionStoreUsage(long Bytes, long LimitBytes, lon
 /// </summary>
 public sealed class SessionReservation : IDisposable
 {
-    private SessionReservation(SessionAddResult? refusal, long bytes, Core.Caching.KeyValueReservation? ledger)
+    private SessionReservation(SessionAddResult? refusal, long bytes, IDisposable? token)
     {
         Refusal = refusal;
         Bytes = bytes;
-        Ledger = ledger;
+        Token = token;
     }
 
     /// <summary>Null when granted; else InsufficientStorage, LargerThanCapacity or AlreadyExists.</summary>
@@ -68,12 +68,15 @@ public sealed class SessionReservation : IDisposable
     public bool IsGranted => Refusal is null;
     public long Bytes { get; }
 
-    /// <summary>The in-process ledger's reservation (a remote tier would hold its own token instead).</summary>
-    internal Core.Caching.KeyValueReservation? Ledger { get; }
+    /// <summary>
+    /// The store's own handle on the room (the in-process ledger's reservation; a remote tier's lease on its budget),
+    /// read back by the store that granted it; disposing it gives the room back if no session was stored in it.
+    /// </summary>
+    public IDisposable? Token { get; }
 
-    public static SessionReservation Granted(Core.Caching.KeyValueReservation reservation) => new(null, reservation.Bytes, reservation);
+    public static SessionReservation Granted(long bytes, IDisposable token) => new(null, bytes, token);
 
     public static SessionReservation Refused(SessionAddResult reason, long bytes) => new(reason, bytes, null);
 
-    public void Dispose() => Ledger?.Dispose();
+    public void Dispose() => Token?.Dispose();
 }

@@ -57,7 +57,7 @@ public sealed class InProcessSessionStore : ISessionStore, IDisposable
             result = _ledger.TryReserve(bytes, _evict, out reservation);
         return ValueTask.FromResult(result switch
         {
-            KeyValueReservationResult.Reserved => SessionReservation.Granted(reservation!),
+            KeyValueReservationResult.Reserved => SessionReservation.Granted(bytes, reservation!),
             KeyValueReservationResult.LargerThanBudget => SessionReservation.Refused(SessionAddResult.LargerThanCapacity, bytes),
             _ => SessionReservation.Refused(SessionAddResult.InsufficientStorage, bytes),
         });
@@ -65,7 +65,8 @@ public sealed class InProcessSessionStore : ISessionStore, IDisposable
 
     public ValueTask<SessionAddResult> AddAsync(SessionEntry session, SessionReservation reservation, CancellationToken cancellationToken)
     {
-        if (reservation.Ledger is not { } reserved) throw new ArgumentException("Add needs a granted reservation.", nameof(reservation));
+        if (reservation.Token is not KeyValueReservation reserved)
+            throw new ArgumentException("Add needs a reservation granted by this store.", nameof(reservation));
         // A client may choose the id: the first add wins, an expired holder of the id is ended first.
         while (!_sessions.TryAdd(session.Key, session))
         {
