@@ -72,7 +72,8 @@ public sealed class InProcessSessionStore : ISessionStore, IDisposable
         {
             if (TryGetLive(session.Key) is not null) return ValueTask.FromResult(SessionAddResult.AlreadyExists);
         }
-        session.Hold(_ledger.Hold(reserved, session.KvBytes, session), this);
+        session.StoredIn(this);
+        session.Hold(_ledger.Hold(reserved, session.KvBytes, session));
         return ValueTask.FromResult(SessionAddResult.Stored);
     }
 

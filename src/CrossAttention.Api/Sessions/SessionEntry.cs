@@ -61,12 +61,14 @@ public sealed class SessionEntry : IKeyValueHolder
 
     bool IKeyValueHolder.InUse => Encoded.InUse;
 
-    void IKeyValueHolder.Evict() => _store?.End(this, SessionEndReason.LeastRecentlyUsed);
+    void IKeyValueHolder.Evict() => Volatile.Read(ref _store)?.End(this, SessionEndReason.LeastRecentlyUsed);
+
+    /// <summary>The store that evicts it; set before its bytes enter the ledger, where eviction may pick it at once.</summary>
+    internal void StoredIn(InProcessSessionStore store) => Volatile.Write(ref _store, store);
 
     /// <summary>The store counts the session's bytes in its ledger from now on (a session ended meanwhile ends there too).</summary>
-    internal void Hold(KeyValueHolding holding, InProcessSessionStore store)
+    internal void Hold(KeyValueHolding holding)
     {
-        _store = store;
         Volatile.Write(ref _holding, holding);
         if (Volatile.Read(ref _ended) != 0) holding.End();
         if (Volatile.Read(ref _released) != 0) holding.Release();
