@@ -32,6 +32,7 @@ public class HostingTests
     [InlineData("CrossAttention:ModelsDirectory", "/no/such/directory")]
     [InlineData("CrossAttention:Compute:Variant", "Vector1024")]
     [InlineData("CrossAttention:Cache:KvDtype", "float8")]
+    [InlineData("CrossAttention:Cache:WhenFull", "sometimes")]
     public void InvalidSettingsAreRejectedNamingTheKey(string key, string value)
     {
         // The same registration the app makes (ValidateOnStart runs this validation before the server starts).

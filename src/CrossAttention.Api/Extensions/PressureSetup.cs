@@ -1,3 +1,4 @@
+using CrossAttention.Api.Catalog;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
@@ -22,7 +23,7 @@ public static class PressureSetup
     public const string ExpensivePolicy = "expensive";
 
     /// <summary>Types whose static tables the request path reads; built here so a failure stops start-up, not one request forever.</summary>
-    internal static readonly Type[] StartupTables = [typeof(JsonNumberParser), typeof(ShortestFloat32)];
+    internal static readonly Type[] StartupTables = [typeof(JsonNumberParser), typeof(ShortestFloat32), typeof(ModelCatalog)];
 
     public static IServiceCollection AddRequestPressureLimits(this IServiceCollection services)
     {

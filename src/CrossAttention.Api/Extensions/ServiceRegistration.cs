@@ -43,9 +43,14 @@ public static class ServiceRegistration
 
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService<ModelLoadingService>();
-        services.AddSingleton<MemoryCacheSessionStore>();
+        services.AddSingleton(sp =>
+        {
+            var cache = sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache;
+            return new KeyValueLedger(cache.SizeLimitBytes, cache.RecycledBytesLimit);
+        });
+        services.AddSingleton<InProcessSessionStore>();
         services.AddSingleton<ISessionStore>(sp =>
-            new ExampleSessionStore(sp.GetRequiredService<MemoryCacheSessionStore>(), sp.GetRequiredService<ExampleSession>()));
+            new ExampleSessionStore(sp.GetRequiredService<InProcessSessionStore>(), sp.GetRequiredService<ExampleSession>()));
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value;
@@ -53,8 +58,7 @@ public static class ServiceRegistration
             return new ComputeGate(Environment.ProcessorCount, options.Batching.MaxRows, variant,
                 sp.GetService<CrossAttention.Core.Diagnostics.CrossAttentionMetrics>(), options.Batching.MaxQueuedSteps);
         });
-        services.AddSingleton(sp => new KeyValueBufferPool(
-            sp.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Cache.RecycledBytesLimit));
+        services.AddSingleton(sp => sp.GetRequiredService<KeyValueLedger>().Pool);
         services.AddSingleton<ExampleSession>();
 
         services.AddProblemDetails();

@@ -79,8 +79,8 @@ public static class ObservabilityRegistration
     {
         var metrics = app.Services.GetRequiredService<SessionTelemetry>().Metrics;
         metrics.ObserveSessions(UsageReader(app.Services.GetRequiredService<ISessionStore>()));
-        var pool = app.Services.GetRequiredService<KeyValueBufferPool>();
-        metrics.ObservePool(() => pool.PooledBytes);
+        var ledger = app.Services.GetRequiredService<KeyValueLedger>();
+        metrics.ObserveLedger(() => ledger.Snapshot);
         var options = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value;
         int? port = options.Port;
         if (port is not null)

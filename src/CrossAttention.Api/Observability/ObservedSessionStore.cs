@@ -11,23 +11,22 @@ public sealed class ObservedSessionStore(ISessionStore inner, SessionTelemetry t
 {
     public SessionStoreUsage Usage => inner.Usage;
 
-    public async ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken)
+    /// <summary>Refusals are counted by the caller, which knows the model (SessionTelemetry.Refused).</summary>
+    public async ValueTask<SessionReservation> ReserveAsync(SessionKey key, long bytes, CancellationToken cancellationToken)
+    {
+        using var span = CrossAttentionTracing.Source.StartActivity("session-store.reserve");
+        var reservation = await inner.ReserveAsync(key, bytes, cancellationToken);
+        span?.SetTag("crossattention.store.result", reservation.Refusal?.ToString() ?? "Reserved");
+        return reservation;
+    }
+
+    public async ValueTask<SessionAddResult> AddAsync(SessionEntry session, SessionReservation reservation, CancellationToken cancellationToken)
     {
         using var span = CrossAttentionTracing.Source.StartActivity("session-store.add");
-        var result = await inner.AddAsync(session, cancellationToken);
+        var result = await inner.AddAsync(session, reservation, cancellationToken);
         span?.SetTag("crossattention.store.result", result.ToString());
-        switch (result)
-        {
-            case SessionAddResult.Stored:
-                telemetry.Created(session, session.Owner);
-                break;
-            case SessionAddResult.AlreadyExists:
-                telemetry.Refused("id_taken", StatusCodes.Status409Conflict, session.ModelName, session.KvBytes, session.Owner);
-                break;
-            case SessionAddResult.InsufficientStorage:
-                telemetry.Refused("cache_full", StatusCodes.Status507InsufficientStorage, session.ModelName, session.KvBytes, session.Owner);
-                break;
-        }
+        if (result == SessionAddResult.Stored) telemetry.Created(session, session.Owner);
+        else telemetry.Refused(result, session.ModelName, session.KvBytes, session.Owner);
         return result;
     }
 

@@ -39,6 +39,14 @@ public sealed partial class SessionTelemetry(CrossAttentionMetrics metrics, ILog
         LogRefused(reason, status, model, bytes, string.IsNullOrEmpty(owner) ? "-" : owner);
     }
 
+    /// <summary>A session refused by the store, under its metric reason (id_taken, cache_full, larger_than_cache).</summary>
+    public void Refused(SessionAddResult refusal, string model, long bytes, string? owner)
+    {
+        if (refusal == SessionAddResult.AlreadyExists) Refused("id_taken", StatusCodes.Status409Conflict, model, bytes, owner);
+        else Refused(refusal == SessionAddResult.LargerThanCapacity ? "larger_than_cache" : "cache_full",
+            StatusCodes.Status507InsufficientStorage, model, bytes, owner);
+    }
+
     public void Lookup(bool hit) => metrics.SessionLookup(hit);
 
     public void DecodeStep(string sessionId, string model, int layer, int rows, int sourceLength)

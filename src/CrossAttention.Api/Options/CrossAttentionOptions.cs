@@ -32,8 +32,27 @@ public sealed class SwaggerSettings
 
 public sealed class CacheOptions
 {
-    /// <summary>Total K/V bytes all sessions may hold; an encode that would exceed it is refused with 507.</summary>
+    public const string Reject = "reject";
+    public const string EvictLeastRecentlyUsed = "evict-lru";
+
+    /// <summary>
+    /// Every K/V byte the process holds: live sessions, ended sessions a decode step still reads, encodes in progress
+    /// (reserved before they compute) and idle recycled buffers. What happens when an encode does not fit is
+    /// <see cref="WhenFull"/>.
+    /// </summary>
     public long SizeLimitBytes { get; set; } = 1L << 30;
+
+    /// <summary>
+    /// <c>reject</c> (default): a new session that does not fit gets 507 with Retry-After, and sessions are never evicted.
+    /// <c>evict-lru</c>: the least recently used sessions no decode step is reading are ended to make room.
+    /// </summary>
+    public string WhenFull { get; set; } = Reject;
+
+    internal static bool IsEvictLeastRecentlyUsed(string? whenFull) =>
+        string.Equals(whenFull, EvictLeastRecentlyUsed, StringComparison.OrdinalIgnoreCase);
+
+    internal static bool IsKnownWhenFull(string? whenFull) =>
+        string.Equals(whenFull, Reject, StringComparison.OrdinalIgnoreCase) || IsEvictLeastRecentlyUsed(whenFull);
 
     /// <summary>Sliding time-to-live of a session when the encode request names none.</summary>
     public int DefaultTtlSeconds { get; set; } = 600;
@@ -42,8 +61,9 @@ public sealed class CacheOptions
     public int MaxTtlSeconds { get; set; } = 3600;
 
     /// <summary>
-    /// Bytes of K/V buffers from ended sessions kept for reuse by new ones (fresh memory costs a page fault per 4 KiB
-    /// on first write); on top of SizeLimitBytes. 0 turns recycling off.
+    /// Most bytes of K/V buffers from ended sessions kept for reuse by new ones (fresh memory costs a page fault per
+    /// 4 KiB on first write): a share of SizeLimitBytes, not on top of it (capped at it), and given up before an encode
+    /// is refused. 0 turns recycling off.
     /// </summary>
     public long RecycledBytesLimit { get; set; } = 256L << 20;
 

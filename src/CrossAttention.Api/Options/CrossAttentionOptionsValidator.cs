@@ -24,6 +24,8 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
             $"({options.Cache.DefaultTtlSeconds}) must not exceed {S}:Cache:MaxTtlSeconds ({options.Cache.MaxTtlSeconds}).");
         Require(KeyValueElementTypes.TryParse(options.Cache.KvDtype, out _), "Cache:KvDtype",
             $"'{options.Cache.KvDtype}' is not a K/V dtype: use {string.Join(", ", KeyValueElementTypes.Names)}.");
+        Require(CacheOptions.IsKnownWhenFull(options.Cache.WhenFull), "Cache:WhenFull",
+            $"must be '{CacheOptions.Reject}' or '{CacheOptions.EvictLeastRecentlyUsed}', not '{options.Cache.WhenFull}'.");
         Require(options.Cache.RecycledBytesLimit >= 0, "Cache:RecycledBytesLimit", "must not be negative.");
         Require(options.Limits.MaxSourceLength > 0, "Limits:MaxSourceLength", "must be greater than 0.");
         Require(options.Limits.MaxQueries > 0, "Limits:MaxQueries", "must be greater than 0.");

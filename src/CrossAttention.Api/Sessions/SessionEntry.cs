@@ -5,9 +5,12 @@ using CrossAttention.Core.Models;
 namespace CrossAttention.Api.Sessions;
 
 /// <summary>One client's encoded source and its lifetime; what the session store keeps.</summary>
-public sealed class SessionEntry
+public sealed class SessionEntry : IKeyValueHolder
 {
     private long _lastUsedTicks;
+    private KeyValueHolding? _holding;
+    private InProcessSessionStore? _store;
+    private int _ended, _released;
 
     public SessionEntry(SessionKey key, CrossAttentionModel model, EncodedSource encoded, DateTimeOffset createdAt, TimeSpan slidingTtl,
         TimeSpan maxLifetime, AttentionRecorder? recorder = null)
@@ -20,6 +23,7 @@ public sealed class SessionEntry
         SlidingTtl = slidingTtl;
         AbsoluteExpiry = createdAt + maxLifetime;
         _lastUsedTicks = createdAt.UtcTicks;
+        encoded.OnReleased(ReleaseHolding);
     }
 
     /// <summary>Owner and id: the owner is plain data on the entry, so it travels with the session to any store.</summary>
@@ -51,6 +55,38 @@ public sealed class SessionEntry
             var sliding = new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero) + SlidingTtl;
             return sliding < AbsoluteExpiry ? sliding : AbsoluteExpiry;
         }
+    }
+
+    long IKeyValueHolder.LastUsedTicks => Interlocked.Read(ref _lastUsedTicks);
+
+    bool IKeyValueHolder.InUse => Encoded.InUse;
+
+    void IKeyValueHolder.Evict() => Volatile.Read(ref _store)?.End(this, SessionEndReason.LeastRecentlyUsed);
+
+    /// <summary>The store that evicts it; set before its bytes enter the ledger, where eviction may pick it at once.</summary>
+    internal void StoredIn(InProcessSessionStore store) => Volatile.Write(ref _store, store);
+
+    /// <summary>The store counts the session's bytes in its ledger from now on (a session ended meanwhile ends there too).</summary>
+    internal void Hold(KeyValueHolding holding)
+    {
+        Volatile.Write(ref _holding, holding);
+        if (Volatile.Read(ref _ended) != 0) holding.End();
+        if (Volatile.Read(ref _released) != 0) holding.Release();
+    }
+
+    /// <summary>The session has ended (deleted, expired, evicted): its K/V go back once no step reads them.</summary>
+    internal void End()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0) return;
+        Volatile.Read(ref _holding)?.End();
+        Encoded.Dispose();
+    }
+
+    // The last reader is gone: the ledger stops counting the bytes before the buffers reach the pool.
+    private void ReleaseHolding()
+    {
+        Interlocked.Exchange(ref _released, 1);
+        Volatile.Read(ref _holding)?.Release();
     }
 
     internal void Touch(DateTimeOffset now)

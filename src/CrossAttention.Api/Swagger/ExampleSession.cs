@@ -37,9 +37,8 @@ public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, TimeP
     /// Encodes the example session's source for the caller's key (not yet stored); null when no model is served. Each key
     /// gets its own example session under the same id, as sessions are owned by the key that created them.
     /// </summary>
-    internal async ValueTask<SessionEntry?> EncodeAsync(SessionKey key, CancellationToken cancellationToken)
+    internal async ValueTask<SessionEntry?> EncodeAsync(CrossAttentionModel model, SessionKey key, CancellationToken cancellationToken)
     {
-        if (Model is not { } model) return null;
         float[] source = Values(SourceRows, model.SourceDim, 0.37);                 // [m, d_src]
         EncodedSource encoded;
         using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))

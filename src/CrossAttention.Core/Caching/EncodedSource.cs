@@ -9,6 +9,7 @@ public sealed class EncodedSource : IDisposable
 {
     private int _references = 1; // the owner's
     private int _disposed;
+    private Action? _released;
 
     public EncodedSource(string modelName, IReadOnlyList<KeyValueCache> layers)
     {
@@ -47,11 +48,21 @@ public sealed class EncodedSource : IDisposable
         }
     }
 
+    /// <summary>Whether a decode step holds a lease right now.</summary>
+    public bool InUse => Volatile.Read(ref _references) > 1;
+
+    /// <summary>
+    /// Runs <paramref name="released"/> once the last reference ends, just before the buffers go back to the pool (a
+    /// ledger stops counting them there, so the pool may count them as idle). Set it once, before sharing the source.
+    /// </summary>
+    public void OnReleased(Action released) => _released = released;
+
     /// <summary>Ends a lease taken with <see cref="TryAcquire"/>.</summary>
     public void Release()
     {
-        if (Interlocked.Decrement(ref _references) == 0)
-            foreach (var layer in Layers) layer.Dispose();
+        if (Interlocked.Decrement(ref _references) != 0) return;
+        _released?.Invoke();
+        foreach (var layer in Layers) layer.Dispose();
     }
 
     /// <summary>The owner lets go; the buffers are recycled once no lease is left.</summary>

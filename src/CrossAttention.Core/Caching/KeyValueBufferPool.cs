@@ -12,7 +12,9 @@ namespace CrossAttention.Core.Caching;
 /// <remarks>
 /// Sizes are rounded up to one of 8 size classes per power of two, so a reused buffer wastes at most 12.5%; the
 /// cache reports the full buffer in its bytes. The pool keeps at most <see cref="LimitBytes"/> of idle buffers and lets
-/// the GC have the rest. One pool per service (the API registers it as a singleton); thread-safe.
+/// the GC have the rest; a pool made by a <see cref="KeyValueLedger"/> also keeps one only while the ledger's budget has
+/// room, and gives buffers up when the ledger trims it. One pool per service (the API registers it as a singleton);
+/// thread-safe.
 /// </remarks>
 public sealed class KeyValueBufferPool
 {
@@ -20,6 +22,7 @@ public sealed class KeyValueBufferPool
     private const long MinimumPooledBytes = 64 * 1024; // smaller arrays are cheap to allocate
 
     private readonly ConcurrentDictionary<long, ConcurrentBag<byte[]>> _idle = new();
+    private readonly KeyValueLedger? _ledger;
     private long _pooledBytes;
 
     /// <param name="limitBytes">most bytes of idle buffers kept for reuse; 0 keeps none</param>
@@ -28,6 +31,8 @@ public sealed class KeyValueBufferPool
         ArgumentOutOfRangeException.ThrowIfNegative(limitBytes);
         LimitBytes = limitBytes;
     }
+
+    internal KeyValueBufferPool(long limitBytes, KeyValueLedger ledger) : this(limitBytes) => _ledger = ledger;
 
     public long LimitBytes { get; }
 
@@ -56,12 +61,33 @@ public sealed class KeyValueBufferPool
         ArgumentNullException.ThrowIfNull(array);
         long bytes = array.Length;
         if (bytes < MinimumPooledBytes || bytes != SizeClass(bytes)) return;
-        if (Interlocked.Add(ref _pooledBytes, bytes) > LimitBytes)
-        {
-            Interlocked.Add(ref _pooledBytes, -bytes);
-            return;
-        }
+        if (!(_ledger?.TryAdmitPooled(bytes, TryCount) ?? TryCount(bytes))) return;
         _idle.GetOrAdd(bytes, static _ => new ConcurrentBag<byte[]>()).Add(array);
+    }
+
+    // Counts an idle buffer if the limit allows (under the ledger's lock when there is one).
+    private bool TryCount(long bytes)
+    {
+        if (Interlocked.Add(ref _pooledBytes, bytes) <= LimitBytes) return true;
+        Interlocked.Add(ref _pooledBytes, -bytes);
+        return false;
+    }
+
+    /// <summary>Lets the GC have idle buffers until at least <paramref name="bytes"/> are dropped or none is left.</summary>
+    /// <returns>the bytes dropped</returns>
+    public long Trim(long bytes)
+    {
+        long dropped = 0;
+        foreach (var bag in _idle.Values)
+        {
+            while (dropped < bytes && bag.TryTake(out var array))
+            {
+                Interlocked.Add(ref _pooledBytes, -array.Length);
+                dropped += array.Length;
+            }
+            if (dropped >= bytes) break;
+        }
+        return dropped;
     }
 
     /// <summary>The smallest size class ≥ length: 8 evenly spaced sizes per power of two.</summary>

@@ -107,6 +107,15 @@ public sealed unsafe class KeyValueCache : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// The bytes a cache of <paramref name="layout"/> holds, known before it is built (what an encode reserves): each
+    /// region over-allocated for alignment and rounded up to its size class, as <see cref="Bytes"/> reports.
+    /// </summary>
+    public static long BytesFor(KeyValueLayout layout) =>
+        RegionBytes(layout.KeyBytes) + RegionBytes(layout.ValueBytes) + RegionBytes(layout.KeepBytes);
+
+    private static long RegionBytes(long bytes) => KeyValueBufferPool.SizeClass(bytes + KeyValueLayout.Alignment);
+
     /// <summary>The logical keys, [heads, m, headDim], rebuilt from the tiles (for tests and the reference).</summary>
     internal float[] LogicalKeys() => Layout.ReadKeys(KeyRegion);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using CrossAttention.Core.Kernels;
+using CrossAttention.Core.Caching;
 
 namespace CrossAttention.Core.Diagnostics;
 
@@ -41,7 +42,7 @@ public sealed class CrossAttentionMetrics
     private readonly UpDownCounter<long> _requestBytesInFlight;
     private Func<(long Sessions, long Bytes)>? _sessionUsage;
     private readonly long[] _liveBytesByDType = new long[KeyValueElementTypes.Names.Count]; // by KeyValueElementType
-    private Func<long>? _pooledBytes;
+    private Func<KeyValueLedgerSnapshot>? _ledger;
 
     public CrossAttentionMetrics(IMeterFactory meterFactory)
     {
@@ -49,14 +50,15 @@ public sealed class CrossAttentionMetrics
         meter.CreateObservableUpDownCounter("crossattention.sessions", () => _sessionUsage?.Invoke().Sessions ?? 0,
             "{session}", "Live sessions (each holds one source's K/V for every layer).");
         meter.CreateObservableUpDownCounter("crossattention.kv.bytes", ObserveKeyValueBytes, "By",
-            "K/V memory: state=live is held by sessions, by dtype (float32, float16, bfloat16); state=recycled by " +
-            "buffers of ended sessions kept for reuse (plain bytes, no dtype).");
+            "K/V memory against Cache:SizeLimitBytes, by state: live (held by sessions, by dtype: float32, float16, " +
+            "bfloat16), leased (ended sessions a decode step still reads), pooled (idle buffers kept for reuse), reserved " +
+            "(encodes in progress); buffers not held by a session are plain bytes, with no dtype.");
         _lookups = meter.CreateCounter<long>("crossattention.session.lookups", "{lookup}",
             "Session lookups by id: result=hit or miss (unknown, deleted or expired).");
         _refusals = meter.CreateCounter<long>("crossattention.rejections", "{request}",
             "Requests refused for capacity or conflict, by reason (cache_full and larger_than_cache = 507, id_taken = 409).");
         _sessionEnds = meter.CreateCounter<long>("crossattention.session.ends", "{session}",
-            "Sessions ended, by reason: deleted or expired.");
+            "Sessions ended, by reason: deleted, expired, or lru (evicted to make room under Cache:WhenFull=evict-lru).");
         // Observed rather than counted, so the series exists (at 0) before anything has ever waited.
         meter.CreateObservableUpDownCounter("crossattention.compute.queue.length", () => Interlocked.Read(ref _queueLength),
             "{request}", "Requests waiting for a core.");
@@ -82,8 +84,8 @@ public sealed class CrossAttentionMetrics
     /// <summary>Reads live sessions and their bytes from the session store on each collection (set once at start).</summary>
     public void ObserveSessions(Func<(long Sessions, long Bytes)> usage) => _sessionUsage = usage;
 
-    /// <summary>Reads the bytes of K/V buffers kept for reuse on each collection (set once at start).</summary>
-    public void ObservePool(Func<long> pooledBytes) => _pooledBytes = pooledBytes;
+    /// <summary>Reads the K/V ledger's bytes by state on each collection (set once at start).</summary>
+    public void ObserveLedger(Func<KeyValueLedgerSnapshot> ledger) => _ledger = ledger;
 
     /// <summary>A session of this K/V dtype starts (positive) or ends (negative) holding <paramref name="bytes"/>.</summary>
     public void LiveKeyValueBytes(KeyValueElementType dtype, long bytes) => Interlocked.Add(ref _liveBytesByDType[(int)dtype], bytes);
@@ -94,7 +96,10 @@ public sealed class CrossAttentionMetrics
         for (int i = 0; i < _liveBytesByDType.Length; i++)
             yield return new Measurement<long>(Interlocked.Read(ref _liveBytesByDType[i]),
                 new KeyValuePair<string, object?>("dtype", ((KeyValueElementType)i).Name()), live);
-        yield return new Measurement<long>(_pooledBytes?.Invoke() ?? 0, new KeyValuePair<string, object?>("state", "recycled"));
+        var bytes = _ledger?.Invoke() ?? default;
+        yield return new Measurement<long>(bytes.LeasedBytes, new KeyValuePair<string, object?>("state", "leased"));
+        yield return new Measurement<long>(bytes.PooledBytes, new KeyValuePair<string, object?>("state", "pooled"));
+        yield return new Measurement<long>(bytes.ReservedBytes, new KeyValuePair<string, object?>("state", "reserved"));
     }
 
     public void SessionLookup(bool hit) => _lookups.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));

@@ -43,6 +43,13 @@ public sealed class CrossAttentionModel
     public long KeyValueBytes(int sourceLength, bool masked, KeyValueElementType elementType = KeyValueElementType.Float32) =>
         Layers.Count * (2L * elementType.Size() * sourceLength * Layers[0].InnerDim + (masked ? sourceLength : 0));
 
+    /// <summary>
+    /// The exact bytes <see cref="Encode"/> of <paramref name="sourceLength"/> positions will hold (tile padding, the
+    /// keep lanes, alignment and size-class rounding included): what an encode reserves before it computes.
+    /// </summary>
+    public long EncodedBytes(int sourceLength, KeyValueElementType elementType = KeyValueElementType.Float32) =>
+        Layers.Count * KeyValueCache.BytesFor(new KeyValueLayout(Heads, sourceLength, HeadDim, elementType));
+
     /// <summary>Encodes one source for every layer.</summary>
     /// <param name="source">[m, sourceDim]</param>
     /// <param name="mask">[m], 1 keep / 0 padding; empty keeps all</param>

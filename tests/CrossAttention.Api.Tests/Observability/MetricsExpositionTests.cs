@@ -63,11 +63,13 @@ public class MetricsExpositionTests
         Assert.Equal(keptBytes, Exposition.Value(text, "crossattention_kv_bytes", "dtype=\"float32\"", "state=\"live\""));
         Assert.Equal(narrowBytes, Exposition.Value(text, "crossattention_kv_bytes", "dtype=\"bfloat16\"", "state=\"live\""));
         Assert.Equal(0, Exposition.Value(text, "crossattention_kv_bytes", "dtype=\"float16\"", "state=\"live\""));
-        Assert.NotNull(Exposition.Value(text, "crossattention_kv_bytes", "state=\"recycled\""));
+        Assert.NotNull(Exposition.Value(text, "crossattention_kv_bytes", "state=\"pooled\""));
+        Assert.Equal(0, Exposition.Value(text, "crossattention_kv_bytes", "state=\"leased\""));
         Assert.Equal(3, Exposition.Value(text, "crossattention_session_lookups_total", "result=\"hit\""));
         Assert.Equal(1, Exposition.Value(text, "crossattention_session_lookups_total", "result=\"miss\""));
         Assert.Equal(1, Exposition.Value(text, "crossattention_rejections_total", "reason=\"id_taken\""));
-        Assert.Equal(5, Exposition.Value(text, "crossattention_encode_duration_seconds_count", "model=\"demo\""));
+        // The PUT of a taken id is refused before it computes: four encodes ran, not five.
+        Assert.Equal(4, Exposition.Value(text, "crossattention_encode_duration_seconds_count", "model=\"demo\""));
         Assert.Equal(3, Exposition.Value(text, "crossattention_decode_batch_steps_sum"));
         Assert.Equal(5, Exposition.Value(text, "crossattention_decode_batch_rows_sum"));
         Assert.Equal(0, Exposition.Value(text, "crossattention_compute_queue_length"));

@@ -27,7 +27,10 @@ public class OutOfMemoryTests : IClassFixture<OutOfMemoryTests.Factory>
         public ValueTask<SessionEntry?> GetAsync(SessionKey id, CancellationToken cancellationToken) =>
             Interlocked.Decrement(ref _failures) >= 0 ? throw new OutOfMemoryException() : inner.GetAsync(id, cancellationToken);
 
-        public ValueTask<SessionAddResult> AddAsync(SessionEntry session, CancellationToken cancellationToken) => inner.AddAsync(session, cancellationToken);
+        public ValueTask<SessionReservation> ReserveAsync(SessionKey key, long bytes, CancellationToken cancellationToken) =>
+            inner.ReserveAsync(key, bytes, cancellationToken);
+        public ValueTask<SessionAddResult> AddAsync(SessionEntry session, SessionReservation reservation, CancellationToken cancellationToken) =>
+            inner.AddAsync(session, reservation, cancellationToken);
         public ValueTask<bool> RemoveAsync(SessionKey id, CancellationToken cancellationToken) => inner.RemoveAsync(id, cancellationToken);
         public SessionStoreUsage Usage => inner.Usage;
     }
@@ -42,7 +45,7 @@ public class OutOfMemoryTests : IClassFixture<OutOfMemoryTests.Factory>
             builder.ConfigureTestServices(services =>
             {
                 services.RemoveAll<ISessionStore>();
-                services.AddSingleton<ISessionStore>(sp => Store = new FaultyStore(sp.GetRequiredService<MemoryCacheSessionStore>()));
+                services.AddSingleton<ISessionStore>(sp => Store = new FaultyStore(sp.GetRequiredService<InProcessSessionStore>()));
             });
         }
     }

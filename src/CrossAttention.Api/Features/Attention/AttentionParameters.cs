@@ -15,6 +15,7 @@ internal sealed record AttentionParameters(
     ModelCatalog Catalog,
     ComputeGate Gate,
     KeyValueBufferPool Pool,
+    KeyValueLedger Ledger,
     IOptions<CrossAttentionOptions> Options,
     IOptions<JsonOptions> Json,
     CancellationToken CancellationToken) : BodyParameters<AttentionRequest>(Request, Options, Json);

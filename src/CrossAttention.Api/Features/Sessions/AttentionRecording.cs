@@ -16,6 +16,10 @@ namespace CrossAttention.Api.Features.Sessions;
 /// </summary>
 internal static class AttentionRecording
 {
+    /// <summary>What a new session's record is charged (its whole capacity), 0 when it does not record.</summary>
+    public static long RecordBytes(bool record, CrossAttentionModel model, int sourceLength, LimitsOptions limits) =>
+        record ? AttentionRecorder.BytesFor(model.Layers.Count, model.Heads, sourceLength, limits.MaxRecordedSteps) : 0;
+
     /// <summary>The recorder for a new session, or null when it does not record.</summary>
     public static AttentionRecorder? CreateRecorder(bool record, CrossAttentionModel model, int sourceLength, byte[]? mask,
         LimitsOptions limits) =>

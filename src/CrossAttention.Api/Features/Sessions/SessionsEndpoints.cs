@@ -71,9 +71,6 @@ public static class SessionsEndpoints
         string id, [AsParameters] EncodeParameters parameters)
     {
         if (!SessionIds.IsWellFormed(id)) return Problems.Invalid("id", SessionIds.Rule);
-        // A taken id is refused before the encode is computed (the store still decides atomically after it).
-        if (await parameters.Store.GetAsync(parameters.Request.HttpContext.User.SessionKey(id), parameters.CancellationToken) is not null)
-            return SessionExists(id);
         return await CreateSessionAsync(id, parameters);
     }
 
@@ -92,35 +89,47 @@ public static class SessionsEndpoints
         byte[]? mask = check.IsValid ? check.Mask(body.SourceMask, body.Source!.Rows) : null;
         if (!check.IsValid) return TypedResults.ValidationProblem(check.Errors);
 
-        // A source whose K/V (and attention record) could never fit is refused before any work is spent on it.
-        var recorder = AttentionRecording.CreateRecorder(body.RecordAttention, model, body.Source!.Rows, mask, settings.Limits);
-        long needed = model.KeyValueBytes(body.Source.Rows, mask is not null, elementType) + (recorder?.Bytes ?? 0);
-        if (needed > store.Usage.LimitBytes)
+        // The exact bytes are reserved before any compute is spent: a refused encode costs nothing and allocates nothing.
+        var key = parameters.Request.HttpContext.User.SessionKey(id);
+        int rows = body.Source!.Rows;
+        long recordBytes = AttentionRecording.RecordBytes(body.RecordAttention, model, rows, settings.Limits);
+        long needed = model.EncodedBytes(rows, elementType) + recordBytes;
+        using var reservation = await store.ReserveAsync(key, needed, parameters.CancellationToken);
+        if (reservation.Refusal is { } refused)
         {
-            Telemetry(parameters.Request)?.Refused("larger_than_cache", StatusCodes.Status507InsufficientStorage, model.Name, needed,
-                owner: SessionOwner.Of(parameters.Request.HttpContext.User));
-            return InsufficientStorage(parameters.Request.HttpContext.Response, needed, store.Usage);
+            Telemetry(parameters.Request)?.Refused(refused, model.Name, needed, SessionOwner.Of(parameters.Request.HttpContext.User));
+            return Refusal(refused, id, parameters.Request.HttpContext.Response, needed, store.Usage);
         }
 
-        var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, elementType, parameters.CancellationToken);
+        var recorder = AttentionRecording.CreateRecorder(body.RecordAttention, model, rows, mask, settings.Limits);
+        var encoded = await CrossAttentionCompute.EncodeAsync(parameters.Gate, parameters.Pool, model, body.Source, mask, elementType,
+            parameters.CancellationToken);
         if (OutOfRange(encoded) is { } outOfRange)
         {
             encoded.Dispose();
             return outOfRange;
         }
         var ttl = TimeSpan.FromSeconds(body.TtlSeconds ?? settings.Cache.DefaultTtlSeconds);
-        var session = new SessionEntry(parameters.Request.HttpContext.User.SessionKey(id), model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds), recorder);
-        var added = await store.AddAsync(session, parameters.CancellationToken);
-        if (added != SessionAddResult.Stored) encoded.Dispose();
-        switch (added)
+        var session = new SessionEntry(key, model, encoded, parameters.Time.GetUtcNow(), ttl, TimeSpan.FromSeconds(settings.Cache.MaxTtlSeconds), recorder);
+        var added = await store.AddAsync(session, reservation, parameters.CancellationToken);
+        if (added != SessionAddResult.Stored)
         {
-            case SessionAddResult.AlreadyExists:
-                return SessionExists(id);
-            case SessionAddResult.InsufficientStorage:
-                return InsufficientStorage(parameters.Request.HttpContext.Response, session.KvBytes, store.Usage);
+            encoded.Dispose();
+            return Refusal(added, id, parameters.Request.HttpContext.Response, session.KvBytes, store.Usage);
         }
         return TypedResults.Created($"/sessions/{session.Id}", ToContract(session));
     }
+
+    private static ProblemHttpResult Refusal(SessionAddResult refusal, string id, HttpResponse response, long needed, SessionStoreUsage usage) =>
+        refusal switch
+        {
+            SessionAddResult.AlreadyExists => Problems.Create(StatusCodes.Status409Conflict, "Session exists",
+                $"A live session already has the id '{id}'; choose another id (128 random bits)."),
+            SessionAddResult.LargerThanCapacity => Problems.Create(StatusCodes.Status507InsufficientStorage, "Session larger than the cache",
+                $"This session needs {needed} bytes of K/V, more than the whole cache ({usage.LimitBytes} bytes, " +
+                "Cache:SizeLimitBytes): it can never be stored here. Send a shorter source or raise the limit."),
+            _ => InsufficientStorage(response, needed, usage),
+        };
 
     internal static async Task<Results<Ok<Session>, NotFoundProblem>> GetAsync(string id, ClaimsPrincipal user, ISessionStore store,
         CancellationToken cancellationToken) =>
