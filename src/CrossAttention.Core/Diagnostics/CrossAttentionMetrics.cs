@@ -22,9 +22,6 @@ public sealed class CrossAttentionMetrics
     /// <summary>The histogram of decode steps run together in one batch.</summary>
     public const string DecodeBatchStepsInstrument = "crossattention.decode.batch.steps";
 
-    /// <summary>The default K/V element type's tag (sessions report their own: float32, float16 or bfloat16).</summary>
-    public const string KeyValueDType = "float32";
-
     // Decode batches are small and fast: buckets from 50 µs to 10 s instead of the default's 5 ms to 10 s.
     private static readonly double[] SecondsBuckets =
         [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
