@@ -30,8 +30,9 @@ internal static class CrossAttentionCompute
     {
         int n = queries.Rows;
         using var observed = ComputeTelemetry.DecodeStep(gate, model, layer, queries, cache.SourceLength);
-        long values = (long)n * model.QueryDim + (returnAttention ? (long)model.Heads * n * cache.SourceLength : 0);
-        reservation.Reserve(values * sizeof(float) + ResponseBytes(model, n, cache.SourceLength, returnAttention, json), "the response");
+        long values = ResponseValues(model, n, cache.SourceLength, returnAttention);
+        // The float32 buffers below, then the response they are written as.
+        reservation.Reserve(values * sizeof(float) + values * BytesPerValue(json), "the response");
         var output = new float[n * model.QueryDim];                                              // [n, d_q]
         float[]? attention = returnAttention ? new float[AttentionValues(model.Heads, n, cache.SourceLength)] : null; // [heads, n, m]
         await gate.DecodeAsync(model.Layers[layer], cache, queries.Memory, n, output, attention, cancellationToken);
@@ -45,11 +46,14 @@ internal static class CrossAttentionCompute
     public const int JsonBytesPerValue = 16;
 
     /// <summary>The bytes of a decode response: exact for raw float32, an upper estimate for JSON.</summary>
-    public static long ResponseBytes(CrossAttentionModel model, int queries, int sourceLength, bool returnAttention, bool json)
-    {
-        long values = (long)queries * model.QueryDim + (returnAttention ? (long)model.Heads * queries * sourceLength : 0);
-        return values * (json ? JsonBytesPerValue : sizeof(float));
-    }
+    public static long ResponseBytes(CrossAttentionModel model, int queries, int sourceLength, bool returnAttention, bool json) =>
+        ResponseValues(model, queries, sourceLength, returnAttention) * BytesPerValue(json);
+
+    /// <summary>Values in a decode response: output [n, d_q], then attention [heads, n, m] when asked.</summary>
+    private static long ResponseValues(CrossAttentionModel model, int queries, int sourceLength, bool returnAttention) =>
+        (long)queries * model.QueryDim + (returnAttention ? (long)model.Heads * queries * sourceLength : 0);
+
+    private static int BytesPerValue(bool json) => json ? JsonBytesPerValue : sizeof(float);
 
     /// <summary>Values in an attention matrix [heads, n, m]; callers check <see cref="AttentionFits"/> first.</summary>
     public static int AttentionValues(int heads, int queries, int sourceLength) => checked(heads * queries * sourceLength);

@@ -5,7 +5,6 @@ using CrossAttention.Api.Infrastructure;
 using CrossAttention.Api.Options;
 using CrossAttention.Api.Sessions;
 using CrossAttention.Core.Caching;
-using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +16,8 @@ namespace CrossAttention.Api.Swagger;
 /// session is encoded on the compute scheduler the first time a request names it, and again after it is deleted
 /// or expires (see <see cref="ExampleSessionStore"/>).
 /// </summary>
-public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, TimeProvider time, IOptions<CrossAttentionOptions> options)
+public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, KeyValueBufferPool pool, TimeProvider time,
+    IOptions<CrossAttentionOptions> options)
 {
     public const int SourceRows = 4;
     public const int QueryRows = 1;
@@ -40,9 +40,7 @@ public sealed class ExampleSession(ModelCatalog catalog, ComputeGate gate, TimeP
     internal async ValueTask<SessionEntry?> EncodeAsync(CrossAttentionModel model, SessionKey key, CancellationToken cancellationToken)
     {
         float[] source = Values(SourceRows, model.SourceDim, 0.37);                 // [m, d_src]
-        EncodedSource encoded;
-        using (var lease = await gate.EnterAsync(gate.Capacity, cancellationToken))
-            encoded = model.Encode(source, SourceRows, default, lease.Options);
+        var encoded = await gate.EncodeAsync(model, source, SourceRows, mask: default, pool, cancellationToken);
         var lifetime = TimeSpan.FromSeconds(options.Value.Cache.MaxTtlSeconds);
         return new SessionEntry(key, model, encoded, time.GetUtcNow(), lifetime, lifetime);
     }
