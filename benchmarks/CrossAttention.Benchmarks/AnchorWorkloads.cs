@@ -17,6 +17,7 @@ public sealed record AnchorWorkload(string Name, string Kind, double Flops, doub
 public static class AnchorWorkloads
 {
     private const double F32 = sizeof(float);
+    private const long PoolBytes = 256L << 20;
 
     // Same formulas as the anchor: 2·M·N·K per linear, 4·n·m·d for attention (QKᵀ and PV).
     private static double DecodeFlops(int n, int m, int d) => 4.0 * n * d * d + 4.0 * n * m * d;
@@ -42,8 +43,11 @@ public static class AnchorWorkloads
                 var random = new Random(AnchorData.Seed);
                 var (layer, _) = AnchorData.Layer(random, d, heads);
                 float[] source = AnchorData.Normal(random, m * d, 1f);   // [m, d]
-                // What a session does at its end: the cache's buffers go back to the pool for the next encode.
-                return () => layer.Encode(source, m, default, options).Dispose();
+                // As in the service: the cache's buffers come from the pool and go back to it when a session ends, so
+                // an encode writes into memory already touched. Without it every encode first-touches fresh pages,
+                // and a page fault costs ~13 µs on a Firecracker VM (docs/benchmarks.md), a third of this workload.
+                var pool = new KeyValueBufferPool(PoolBytes);
+                return () => layer.Encode(source, m, default, options, pool).Dispose();
             }, "CrossAttentionLayer.Encode: K and V projections with bias AND the build of the per-head cache layout " +
                "(the anchor's split into heads is a free view, so ours does more work than it)"));
         }
@@ -116,9 +120,10 @@ public static class AnchorWorkloads
                 float[] target = AnchorData.Normal(random, n * d, 1f);   // [n, d]
                 float[] source = AnchorData.Normal(random, m * d, 1f);   // [m, d]
                 float[] output = new float[n * d];
+                var pool = new KeyValueBufferPool(PoolBytes);   // the stateless endpoint's transient K/V, as in the service
                 return () =>
                 {
-                    using KeyValueCache cache = layer.Encode(source, m, default, options);
+                    using KeyValueCache cache = layer.Encode(source, m, default, options, pool);
                     layer.Decode(cache, target, n, output, default, options);
                 };
             }, "stateless: Encode (K,V projections + cache build) then Decode with n=128 (Q projection, attention, O projection)"));
