@@ -116,23 +116,30 @@ internal static class RequestBody
             {
                 ReadResult result = await reader.ReadAsync(reading.Token);
                 var data = result.Buffer;
-                if (length + data.Length > maxBytes)
+                try
                 {
+                    if (length + data.Length > maxBytes)
+                    {
+                        RequestBuffers.Return(buffer, reservation);
+                        return (Array.Empty<byte>(), 0, TooLarge(maxBytes));
+                    }
+                    if (length + data.Length > buffer.Length)
+                    {
+                        long wanted = Math.Max(Math.Min(buffer.Length * 2L, expected), length + data.Length);
+                        byte[] bigger = RequestBuffers.Rent((int)Math.Min(wanted, maxBytes), reservation, "reading the body");
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        RequestBuffers.Return(buffer, reservation);
+                        buffer = bigger;
+                    }
+                    data.CopyTo(buffer.AsSpan(length));
+                    length += (int)data.Length;
+                }
+                finally
+                {
+                    // Also when the budget refuses a bigger buffer: a read left open would stop the rest of the body
+                    // from being drained, and the refusal would reach the client as a reset connection.
                     reader.AdvanceTo(data.End);
-                    RequestBuffers.Return(buffer, reservation);
-                    return (Array.Empty<byte>(), 0, TooLarge(maxBytes));
                 }
-                if (length + data.Length > buffer.Length)
-                {
-                    long wanted = Math.Max(Math.Min(buffer.Length * 2L, expected), length + data.Length);
-                    byte[] bigger = RequestBuffers.Rent((int)Math.Min(wanted, maxBytes), reservation, "reading the body");
-                    buffer.AsSpan(0, length).CopyTo(bigger);
-                    RequestBuffers.Return(buffer, reservation);
-                    buffer = bigger;
-                }
-                data.CopyTo(buffer.AsSpan(length));
-                length += (int)data.Length;
-                reader.AdvanceTo(data.End);
                 if (result.IsCompleted) break;
             }
             return (buffer, length, null);

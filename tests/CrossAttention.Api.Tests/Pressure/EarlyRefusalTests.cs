@@ -103,6 +103,30 @@ public class EarlyRefusalTests
     }
 
     [Fact]
+    public async Task A503FromTheInFlightBudgetPartwayThroughTheBodyReachesTheUploadingClient()
+    {
+        using var factory = new Factory();
+        factory.Settings["CrossAttention:Limits:MaxRequestBytes"] = (8 << 20).ToString();
+        factory.Settings["CrossAttention:Limits:MaxInFlightBytes"] = (32 << 20).ToString();
+        using var client = await factory.StartAsync();
+        var budget = factory.Services.GetRequiredService<InFlightBudget>();
+        Assert.True(budget.TryReserve(28 << 20)); // held by other requests: 4 MiB left
+        try
+        {
+            // The body's buffer doubles as it arrives; the 8 MiB one it needs partway through is refused.
+            var response = await client.SendAsync(Encode(new StreamedEncode(8L << 20)));
+            var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+            Assert.NotNull(response.Headers.RetryAfter);
+            Assert.Contains("Limits:MaxInFlightBytes", problem["detail"]!.GetValue<string>());
+        }
+        finally
+        {
+            budget.Release(28 << 20);
+        }
+        Assert.Equal(0, budget.ReservedBytes);
+    }
+
+    [Fact]
     public async Task A401AndA429ReachTheUploadingClient()
     {
         using var factory = new Factory();
