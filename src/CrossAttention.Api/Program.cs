@@ -15,6 +15,7 @@ builder.Services.AddCrossAttentionAccess();
 builder.AddCrossAttentionObservability();
 
 var app = builder.Build();
+app.UseRequestPressureLimits();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseCrossAttentionMetrics();

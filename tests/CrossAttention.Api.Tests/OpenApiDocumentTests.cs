@@ -87,6 +87,45 @@ public class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<ApiFactory
     }
 
     [Theory]
+    [InlineData("/encode", "post", "503,408,413,415,507")]
+    [InlineData("/sessions/{id}", "put", "503,408,413,409,415,507")]
+    [InlineData("/attention", "post", "503,408,413,415")]
+    [InlineData("/decode-step", "post", "503,408,413")]
+    [InlineData("/sessions/{id}/decode-step", "post", "503,408,413")]
+    [InlineData("/sessions/{id}", "get", "503")]
+    [InlineData("/models", "get", "503")]
+    public async Task TheRefusalsAnOperationCanGiveAreDeclaredAsProblemJson(string path, string method, string statuses)
+    {
+        var responses = Operation(await DocumentAsync(), path, method)["responses"]!;
+        foreach (var status in statuses.Split(','))
+        {
+            var response = responses[status];
+            Assert.True(response is not null, $"{method} {path} does not declare {status}");
+            var schema = response!["content"]?["application/problem+json"]?["schema"];
+            Assert.True(schema?["$ref"]?.GetValue<string>() == "#/components/schemas/ProblemDetails", $"{method} {path} {status}: {response.ToJsonString()}");
+            Assert.False(string.IsNullOrWhiteSpace(response["description"]?.GetValue<string>()));
+        }
+    }
+
+    [Theory]
+    [InlineData("/encode", "post")]
+    [InlineData("/decode-step", "post")]
+    [InlineData("/models", "get")]
+    public async Task BusyRefusalsDeclareRetryAfter(string path, string method)
+    {
+        var response = Operation(await DocumentAsync(), path, method)["responses"]!["503"]!;
+        Assert.NotNull(response["headers"]?["Retry-After"]?["schema"]);
+    }
+
+    [Fact]
+    public async Task WithoutKeysOrPerAddressLimitsNo401Or429IsDeclared()
+    {
+        var responses = Operation(await DocumentAsync(), "/encode", "post")["responses"]!.AsObject();
+        Assert.False(responses.ContainsKey("401"));
+        Assert.False(responses.ContainsKey("429"));
+    }
+
+    [Theory]
     [InlineData("/encode", "post", "model,rows,sourceMask,ttlSeconds")]
     [InlineData("/sessions/{id}", "put", "model,rows,sourceMask,ttlSeconds")]
     [InlineData("/sessions/{id}/decode-step", "post", "layer,rows,returnAttention")]
@@ -132,4 +171,24 @@ public class SwaggerDisabledTests : IClassFixture<SwaggerDisabledTests.Factory>
     [Fact]
     public async Task TheApiStillServes() =>
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/models")).StatusCode);
+}
+
+/// <summary>With API keys, the document declares 401 and 429 (with Retry-After) as problem+json on keyed operations.</summary>
+public class KeyedOpenApiDocumentTests(KeyedApiFactory factory) : IClassFixture<KeyedApiFactory>
+{
+    private readonly HttpClient _client = factory.CreateClient();
+
+    [Theory]
+    [InlineData("/encode", "post")]
+    [InlineData("/sessions/{id}/decode-step", "post")]
+    [InlineData("/models", "get")]
+    public async Task KeyedOperationsDeclare401And429AsProblemJson(string path, string method)
+    {
+        var document = JsonNode.Parse(await _client.GetStringAsync("/swagger/v1/swagger.json"))!;
+        var responses = document["paths"]![path]![method]!["responses"]!;
+        foreach (var status in new[] { "401", "429" })
+            Assert.Equal("#/components/schemas/ProblemDetails",
+                responses[status]?["content"]?["application/problem+json"]?["schema"]?["$ref"]?.GetValue<string>());
+        Assert.NotNull(responses["429"]!["headers"]?["Retry-After"]);
+    }
 }

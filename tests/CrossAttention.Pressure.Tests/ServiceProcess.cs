@@ -119,11 +119,11 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>src/CrossAttention.Api/bin/&lt;this configuration&gt;/net10.0/CrossAttention.Api.dll of this repository.</summary>
+    /// <summary>src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll of this repository (built in Release by the project reference).</summary>
     private static string ApiAssemblyPath()
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory); // tests/CrossAttention.Pressure.Tests/bin/<Configuration>/net10.0/
-        string framework = here.Name, configuration = here.Parent!.Name;
+        string framework = here.Name, configuration = "Release";
         for (var dir = here; dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, "src", "CrossAttention.Api", "bin", configuration, framework, "CrossAttention.Api.dll");

@@ -19,7 +19,10 @@ namespace CrossAttention.Api.Extensions;
 /// </summary>
 public static class PressureSetup
 {
-    /// <summary>The rate-limiting policy of /encode, PUT /sessions/{id} and /attention.</summary>
+    /// <summary>
+    /// The rate-limiting policy of /encode, PUT /sessions/{id} and /attention: admission before the body is read
+    /// (Limits:MaxAdmittedExpensiveRequests); their compute permits come after it (<see cref="ExpensiveComputePermits"/>).
+    /// </summary>
     public const string ExpensivePolicy = "expensive";
 
     /// <summary>Types whose static tables the request path reads; built here so a failure stops start-up, not one request forever.</summary>
@@ -30,6 +33,7 @@ public static class PressureSetup
         foreach (var type in StartupTables) RuntimeHelpers.RunClassConstructor(type.TypeHandle);
 
         services.AddSingleton<InFlightBudget>();
+        services.AddSingleton<ExpensiveComputePermits>();
         services.AddSingleton<AllocationHealth>();
         services.AddHostedService<IdleMemoryTrim>();
         services.AddHealthChecks()
@@ -47,12 +51,12 @@ public static class PressureSetup
             limiter.AddPolicy(ExpensivePolicy, context =>
             {
                 var limits = context.RequestServices.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits;
-                // One partition: the permits bound the bodies being read and encoded at once, whoever sends them.
+                // One partition, whoever sends them, and no queue: a request past the limit is refused before a byte of
+                // its body is read. Slow bodies hold only these slots (and their budgeted bytes), never a compute permit.
                 return RateLimitPartition.GetConcurrencyLimiter(ExpensivePolicy, _ => new ConcurrencyLimiterOptions
                 {
-                    PermitLimit = limits.MaxConcurrentExpensiveRequests,
-                    QueueLimit = limits.ExpensiveRequestQueueLength,
-                    QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                    PermitLimit = limits.MaxAdmittedExpensiveRequests,
+                    QueueLimit = 0,
                 });
             });
             limiter.OnRejected = WriteQueueFullAsync;
@@ -60,7 +64,14 @@ public static class PressureSetup
         return services;
     }
 
-    /// <summary>Refused before the body is read: every permit is taken and the queue is full.</summary>
+    /// <summary>Outermost: a refusal sent before the body was read still reaches a client that is sending it.</summary>
+    public static WebApplication UseRequestPressureLimits(this WebApplication app)
+    {
+        app.UseMiddleware<RefusedBodyDrainMiddleware>();
+        return app;
+    }
+
+    /// <summary>Refused before the body is read: as many expensive requests as may be admitted are in progress.</summary>
     private static async ValueTask WriteQueueFullAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
         var http = context.HttpContext;
@@ -69,7 +80,7 @@ public static class PressureSetup
         var limits = http.RequestServices.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits;
         // A problem result writes problem+json whatever the Accept header names (a raw float32 client included).
         await TypedResults.Problem(title: "Server busy", statusCode: StatusCodes.Status503ServiceUnavailable,
-            detail: $"{limits.MaxConcurrentExpensiveRequests} encodes are running and {limits.ExpensiveRequestQueueLength} waiting " +
-                "(Limits:MaxConcurrentExpensiveRequests, Limits:ExpensiveRequestQueueLength). Retry shortly.").ExecuteAsync(http);
+            detail: $"{limits.MaxAdmittedExpensiveRequests} encodes are being received, waiting or computing " +
+                "(Limits:MaxAdmittedExpensiveRequests). Retry shortly.").ExecuteAsync(http);
     }
 }

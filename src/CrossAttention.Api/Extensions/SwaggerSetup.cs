@@ -39,6 +39,7 @@ public static class SwaggerSetup
                     Items = new OpenApiSchema { Type = JsonSchemaType.Number, Format = "float" },
                 },
             });
+            c.OperationFilter<RefusalResponsesOperationFilter>();
             c.OperationFilter<HttpShapeOperationFilter>();
             c.OperationFilter<ExamplesOperationFilter>();
             c.SchemaFilter<KvDtypeSchemaFilter>();

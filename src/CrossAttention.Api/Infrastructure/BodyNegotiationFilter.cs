@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using CrossAttention.Api.Catalog;
 using CrossAttention.Api.Contracts;
 using CrossAttention.Api.Options;
@@ -67,22 +68,53 @@ internal sealed class BodyNegotiationFilter<TParameters, TBody> : IEndpointFilte
         var parameters = context.Arguments.OfType<TParameters>().Single();
         var request = parameters.Request;
         var cancellationToken = request.HttpContext.RequestAborted;
-        TBody? body;
-        IResult? refusal;
-        if (RequestBody.IsJson(request))
-            (body, refusal) = await RequestBody.ReadJsonAsync<TBody>(request, parameters.Limits.MaxRequestBytes,
-                parameters.JsonOptions, ReadLimits(parameters, request.HttpContext), cancellationToken);
-        else if (RequestBody.IsOctetStream(request) && parameters.AcceptsRawFloat32)
-            (body, refusal) = await parameters.ReadRawFloat32Async(cancellationToken);
-        else
-            (body, refusal) = (null, RequestBody.UnsupportedMediaType(request, parameters.AcceptsRawFloat32));
-        if (refusal is not null) return refusal;
-
-        using (body)
+        // Expensive endpoints compute under a permit taken once the body has arrived (before it is parsed), held
+        // until the handler returns: a slow upload never holds one.
+        RateLimitLease? permit = null;
+        Func<CancellationToken, ValueTask>? takePermit = ExpensiveComputePermits.AppliesTo(request.HttpContext)
+            ? async token => permit = await request.HttpContext.RequestServices.GetRequiredService<ExpensiveComputePermits>().AcquireAsync(token)
+            : null;
+        try
         {
-            parameters.Body = body;
-            return await next(context);
+            TBody? body;
+            IResult? refusal;
+            if (RequestBody.IsJson(request))
+                (body, refusal) = await RequestBody.ReadJsonAsync<TBody>(request, parameters.Limits.MaxRequestBytes,
+                    parameters.JsonOptions, ReadLimits(parameters, request.HttpContext), takePermit, cancellationToken);
+            else if (RequestBody.IsOctetStream(request) && parameters.AcceptsRawFloat32)
+                (body, refusal) = await ReadRawFloat32Async(parameters, takePermit, cancellationToken);
+            else
+                (body, refusal) = (null, RequestBody.UnsupportedMediaType(request, parameters.AcceptsRawFloat32));
+            if (refusal is not null) return refusal;
+
+            using (body)
+            {
+                parameters.Body = body;
+                return await next(context);
+            }
         }
+        finally
+        {
+            permit?.Dispose();
+        }
+    }
+
+    /// <summary>The raw form has nothing to parse: the permit is taken once its bytes have arrived.</summary>
+    private static async ValueTask<(TBody? Body, IResult? Refusal)> ReadRawFloat32Async(TParameters parameters,
+        Func<CancellationToken, ValueTask>? takePermit, CancellationToken cancellationToken)
+    {
+        var (body, refusal) = await parameters.ReadRawFloat32Async(cancellationToken);
+        if (refusal is not null || takePermit is null) return (body, refusal);
+        try
+        {
+            await takePermit(cancellationToken);
+        }
+        catch
+        {
+            body?.Dispose();
+            throw;
+        }
+        return (body, null);
     }
 
     private static JsonReadLimits ReadLimits(TParameters parameters, HttpContext context)

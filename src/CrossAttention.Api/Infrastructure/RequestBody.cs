@@ -32,15 +32,18 @@ internal static class RequestBody
 
     /// <summary>
     /// Deserializes a JSON body, checking <paramref name="limits"/> as it parses; the error result is set instead when
-    /// the body is too large, too slow, breaks a limit or is malformed.
+    /// the body is too large, too slow, breaks a limit or is malformed. <paramref name="beforeParse"/> runs once the
+    /// bytes have arrived, before they are parsed (a compute permit is taken there).
     /// </summary>
     public static async Task<(T? Value, ProblemHttpResult? Error)> ReadJsonAsync<T>(HttpRequest request, long maxBytes,
-        JsonSerializerOptions options, JsonReadLimits limits, CancellationToken cancellationToken) where T : class
+        JsonSerializerOptions options, JsonReadLimits limits, Func<CancellationToken, ValueTask>? beforeParse,
+        CancellationToken cancellationToken) where T : class
     {
         var (buffer, length, error) = await ReadBytesAsync(request, maxBytes, cancellationToken);
         if (error is not null) return (null, error);
         try
         {
+            if (beforeParse is not null) await beforeParse(cancellationToken);
             var value = limits.Deserialize<T>(buffer.AsSpan(0, length), options);
             return value is null
                 ? (null, Problems.Create(StatusCodes.Status400BadRequest, "Malformed JSON", "The body must be a JSON object."))
@@ -113,23 +116,30 @@ internal static class RequestBody
             {
                 ReadResult result = await reader.ReadAsync(reading.Token);
                 var data = result.Buffer;
-                if (length + data.Length > maxBytes)
+                try
                 {
+                    if (length + data.Length > maxBytes)
+                    {
+                        RequestBuffers.Return(buffer, reservation);
+                        return (Array.Empty<byte>(), 0, TooLarge(maxBytes));
+                    }
+                    if (length + data.Length > buffer.Length)
+                    {
+                        long wanted = Math.Max(Math.Min(buffer.Length * 2L, expected), length + data.Length);
+                        byte[] bigger = RequestBuffers.Rent((int)Math.Min(wanted, maxBytes), reservation, "reading the body");
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        RequestBuffers.Return(buffer, reservation);
+                        buffer = bigger;
+                    }
+                    data.CopyTo(buffer.AsSpan(length));
+                    length += (int)data.Length;
+                }
+                finally
+                {
+                    // Also when the budget refuses a bigger buffer: a read left open would stop the rest of the body
+                    // from being drained, and the refusal would reach the client as a reset connection.
                     reader.AdvanceTo(data.End);
-                    RequestBuffers.Return(buffer, reservation);
-                    return (Array.Empty<byte>(), 0, TooLarge(maxBytes));
                 }
-                if (length + data.Length > buffer.Length)
-                {
-                    long wanted = Math.Max(Math.Min(buffer.Length * 2L, expected), length + data.Length);
-                    byte[] bigger = RequestBuffers.Rent((int)Math.Min(wanted, maxBytes), reservation, "reading the body");
-                    buffer.AsSpan(0, length).CopyTo(bigger);
-                    RequestBuffers.Return(buffer, reservation);
-                    buffer = bigger;
-                }
-                data.CopyTo(buffer.AsSpan(length));
-                length += (int)data.Length;
-                reader.AdvanceTo(data.End);
                 if (result.IsCompleted) break;
             }
             return (buffer, length, null);

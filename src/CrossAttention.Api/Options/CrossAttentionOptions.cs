@@ -106,11 +106,20 @@ public sealed class LimitsOptions
     /// </summary>
     public int RequestBodyTimeoutSeconds { get; set; } = 120;
 
-    /// <summary>Requests to /encode, PUT /sessions/{id} and /attention that may read their bodies and compute at once.</summary>
+    /// <summary>
+    /// Requests to /encode, PUT /sessions/{id} and /attention that may parse and compute at once. A permit is taken
+    /// once the body has arrived, so a client trickling its body holds none.
+    /// </summary>
     public int MaxConcurrentExpensiveRequests { get; set; } = 4;
 
-    /// <summary>Expensive requests that may wait for one of those permits; beyond them, 503 + Retry-After at once.</summary>
+    /// <summary>Expensive requests whose bodies have arrived that may wait for one of those permits; beyond them, 503 + Retry-After.</summary>
     public int ExpensiveRequestQueueLength { get; set; } = 16;
+
+    /// <summary>
+    /// Expensive requests admitted at once (bodies arriving, waiting or computing), checked before the body is read;
+    /// beyond them 503 + Retry-After at once, so a refusal costs nothing.
+    /// </summary>
+    public int MaxAdmittedExpensiveRequests { get; set; } = 64;
 }
 
 /// <summary>The built-in model with seeded weights, served as <c>demo</c>.</summary>

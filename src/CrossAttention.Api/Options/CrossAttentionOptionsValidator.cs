@@ -42,6 +42,8 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
         Require(options.Limits.RequestBodyTimeoutSeconds > 0, "Limits:RequestBodyTimeoutSeconds", "must be greater than 0.");
         Require(options.Limits.MaxConcurrentExpensiveRequests > 0, "Limits:MaxConcurrentExpensiveRequests", "must be greater than 0.");
         Require(options.Limits.ExpensiveRequestQueueLength >= 0, "Limits:ExpensiveRequestQueueLength", "must not be negative.");
+        Require(options.Limits.MaxAdmittedExpensiveRequests >= options.Limits.MaxConcurrentExpensiveRequests, "Limits:MaxAdmittedExpensiveRequests",
+            $"({options.Limits.MaxAdmittedExpensiveRequests}) must be at least {S}:Limits:MaxConcurrentExpensiveRequests ({options.Limits.MaxConcurrentExpensiveRequests}).");
         Require(options.ShutdownTimeoutSeconds is >= 1 and <= 3600, "ShutdownTimeoutSeconds", "must be between 1 and 3600.");
         Require(options.Batching.MaxRows is >= 1 and <= 4096, "Batching:MaxRows", "must be between 1 and 4096.");
         Require(KernelVariants.TryParse(options.Compute.Variant, out _, out string? variantError), "Compute:Variant", variantError ?? "");

@@ -135,9 +135,10 @@ public class RequestLimitTests
     }
 
     [Fact]
-    public async Task ExpensiveRequestsPastTheConcurrencyLimitAndQueueAre503BeforeTheirBodiesAreRead()
+    public async Task ExpensiveRequestsPastTheAdmissionLimitAre503BeforeTheirBodiesAreRead()
     {
-        using var factory = Create(("Limits:MaxConcurrentExpensiveRequests", "1"), ("Limits:ExpensiveRequestQueueLength", "0"));
+        using var factory = Create(("Limits:MaxConcurrentExpensiveRequests", "1"), ("Limits:ExpensiveRequestQueueLength", "0"),
+            ("Limits:MaxAdmittedExpensiveRequests", "1"));
         var client = factory.CreateClient();
         var created = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(2, 64, 1) }));
         string id = (await created.ReadObjectAsync())["sessionId"]!.GetValue<string>();
@@ -146,7 +147,7 @@ public class RequestLimitTests
         var pending = body.SendAsync(factory.Server, "POST", "/encode", declaredLength: 1 << 20);
         try
         {
-            await Eventually.TrueAsync(() => factory.ReservedBytes > 0, "the first encode holds the only permit");
+            await Eventually.TrueAsync(() => factory.ReservedBytes > 0, "the first encode holds the only admission slot");
             long held = factory.ReservedBytes;
             foreach (var refused in new[]
             {
@@ -168,6 +169,68 @@ public class RequestLimitTests
             body.Abort();
             await pending;
         }
+    }
+
+    [Fact]
+    public async Task TricklingUploadsHoldNoComputePermitSoAnHonestEncodeIsServed()
+    {
+        // One compute permit and no queue: before, each trickling body held a permit until its timeout.
+        using var factory = Create(("Limits:MaxConcurrentExpensiveRequests", "1"), ("Limits:ExpensiveRequestQueueLength", "0"),
+            ("Limits:MaxAdmittedExpensiveRequests", "8"));
+        var client = factory.CreateClient();
+        var tricklers = new List<(StalledBody Body, Task<HttpContext> Pending)>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                var body = StalledEncode(sentBytes: 300);
+                tricklers.Add((body, body.SendAsync(factory.Server, "POST", "/encode", declaredLength: 1 << 20)));
+            }
+            // Each reads into its first 64 KiB buffer.
+            await Eventually.TrueAsync(() => factory.ReservedBytes == 4 * (64 << 10), "the four trickling bodies are being read");
+            foreach (var (_, pending) in tricklers) Assert.False(pending.IsCompleted);
+
+            var encode = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(16, 64, 1) }));
+            Assert.Equal(HttpStatusCode.Created, encode.StatusCode);
+            var put = await client.PutAsync("/sessions/Qx7vK2mZp9LwT4rB8nYc3d", Json.Body(new { model = "demo", source = Json.Rows(16, 64, 1) }));
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+            foreach (var (_, pending) in tricklers) Assert.False(pending.IsCompleted); // still uploading, still admitted
+        }
+        finally
+        {
+            foreach (var (body, pending) in tricklers)
+            {
+                body.Abort();
+                await pending;
+            }
+        }
+        Assert.Equal(0, factory.ReservedBytes);
+    }
+
+    [Fact]
+    public async Task AnEncodeWhoseBodyHasArrivedWaitsForAPermitOr503WhenTheQueueIsFull()
+    {
+        using var factory = Create(("Limits:MaxConcurrentExpensiveRequests", "1"), ("Limits:ExpensiveRequestQueueLength", "1"));
+        var client = factory.CreateClient();
+        var permits = factory.Services.GetRequiredService<ExpensiveComputePermits>();
+        var computing = await permits.AcquireAsync(CancellationToken.None); // stands for an encode computing
+        Task<HttpResponseMessage> waiting;
+        try
+        {
+            waiting = client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(16, 64, 1) }));
+            await Eventually.TrueAsync(() => permits.Waiting == 1, "the first encode waits for the permit");
+            var refused = await client.PostAsync("/encode", Json.Body(new { model = "demo", source = Json.Rows(16, 64, 2) }));
+            var problem = await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.ServiceUnavailable);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Contains("Limits:MaxConcurrentExpensiveRequests", problem["detail"]!.GetValue<string>());
+            Assert.False(waiting.IsCompleted);
+        }
+        finally
+        {
+            computing.Dispose();
+        }
+        Assert.Equal(HttpStatusCode.Created, (await waiting).StatusCode);
+        Assert.Equal(0, factory.ReservedBytes);
     }
 
     [Fact]
