@@ -33,6 +33,7 @@ public class HostingTests
     [InlineData("CrossAttention:Compute:Variant", "Vector1024")]
     [InlineData("CrossAttention:Cache:KvDtype", "float8")]
     [InlineData("CrossAttention:Cache:WhenFull", "sometimes")]
+    [InlineData("CrossAttention:Limits:MaxAdmittedExpensiveRequests", "2")]   // below MaxConcurrentExpensiveRequests (4)
     public void InvalidSettingsAreRejectedNamingTheKey(string key, string value)
     {
         // The same registration the app makes (ValidateOnStart runs this validation before the server starts).
