@@ -6,6 +6,7 @@ namespace CrossAttention.Core.Tests;
 /// <summary>
 /// Weights stored as float16 or bfloat16: every variant the CPU supports, both routes (narrow panels widened in
 /// registers for ≤ 12 rows, a widened float32 block for more), against the plain reference over the rounded weights.
+/// (That a row's bits do not depend on its batch, for every weights type, is in <see cref="PackedLinearTests"/>.)
 /// </summary>
 public class PackedLinearElementTypeTests
 {
@@ -35,9 +36,9 @@ public class PackedLinearElementTypeTests
         var random = new Random(23);
         foreach (var (rows, inFeatures, outFeatures) in Shapes)
         {
-            float[] x = RandomValues(random, rows * inFeatures);
-            float[] weight = RandomValues(random, outFeatures * inFeatures);
-            float[] bias = rows % 2 == 0 ? RandomValues(random, outFeatures) : [];
+            float[] x = PackedLinearTests.RandomValues(random, rows * inFeatures);
+            float[] weight = PackedLinearTests.RandomValues(random, outFeatures * inFeatures);
+            float[] bias = rows % 2 == 0 ? PackedLinearTests.RandomValues(random, outFeatures) : [];
             float[] rounded = Precision.RoundTrip(weight, DTypeName(type));
 
             var narrow = PackedLinear.Pack(weight, outFeatures, inFeatures, bias, type);
@@ -73,41 +74,15 @@ public class PackedLinearElementTypeTests
     }
 
     [Theory]
-    [MemberData(nameof(VariantsThreadsAndTypes))]
-    public void ARowGetsTheSameBitsWhateverTheBatchItIsIn(KernelVariant variant, int maxThreads, KeyValueElementType type)
-    {
-        // 1 to 30 rows: the in-register route up to 12, the widened-block route beyond, two depth blocks and a tail.
-        const int inFeatures = 1100, outFeatures = 70, maxRows = 30;
-        var random = new Random(29);
-        float[] x = RandomValues(random, maxRows * inFeatures);
-        var linear = PackedLinear.Pack(RandomValues(random, outFeatures * inFeatures), outFeatures, inFeatures,
-            RandomValues(random, outFeatures), type);
-
-        var alone = new float[maxRows * outFeatures];
-        for (int r = 0; r < maxRows; r++)
-            linear.Apply(x.AsSpan(r * inFeatures, inFeatures), 1, alone.AsSpan(r * outFeatures, outFeatures), variant, maxThreads);
-        for (int rows = 2; rows <= maxRows; rows++)
-        {
-            var batch = new float[rows * outFeatures];
-            linear.Apply(x, rows, batch, variant, maxThreads);
-            for (int i = 0; i < batch.Length; i++)
-            {
-                if (BitConverter.SingleToInt32Bits(batch[i]) != BitConverter.SingleToInt32Bits(alone[i]))
-                    Assert.Fail($"y[{i / outFeatures}, {i % outFeatures}] = {batch[i]} in a batch of {rows}, {alone[i]} alone ({type}).");
-            }
-        }
-    }
-
-    [Theory]
     [InlineData(KeyValueElementType.Float16)]
     [InlineData(KeyValueElementType.BFloat16)]
     public void SixteenBitPatternsPackAsTheyAreAndMatchPackingFromFloats(KeyValueElementType type)
     {
         const int rows = 5, inFeatures = 70, outFeatures = 45;
         var random = new Random(31);
-        float[] x = RandomValues(random, rows * inFeatures);
-        float[] weight = RandomValues(random, outFeatures * inFeatures);
-        float[] bias = RandomValues(random, outFeatures);
+        float[] x = PackedLinearTests.RandomValues(random, rows * inFeatures);
+        float[] weight = PackedLinearTests.RandomValues(random, outFeatures * inFeatures);
+        float[] bias = PackedLinearTests.RandomValues(random, outFeatures);
         ushort[] bits = type == KeyValueElementType.BFloat16
             ? weight.Select(Precision.ToBFloat16Bits).ToArray()
             : weight.Select(w => BitConverter.HalfToUInt16Bits((Half)w)).ToArray();
@@ -145,11 +120,4 @@ public class PackedLinearElementTypeTests
     }
 
     private static string DTypeName(KeyValueElementType type) => type == KeyValueElementType.BFloat16 ? "BF16" : "F16";
-
-    private static float[] RandomValues(Random random, int count)
-    {
-        var values = new float[count];
-        for (int i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
-        return values;
-    }
 }
