@@ -63,20 +63,10 @@ public class DecodeBatchTests
         }
     }
 
-    public static TheoryData<KernelVariant, int, KeyValueElementType> VariantsThreadsAndWeightsTypes()
-    {
-        var data = new TheoryData<KernelVariant, int, KeyValueElementType>();
-        foreach (var variant in KernelVariants.Supported)
-        foreach (int threads in new[] { 1, 2 })
-        foreach (var weightsType in new[] { KeyValueElementType.Float32, KeyValueElementType.Float16, KeyValueElementType.BFloat16 })
-            data.Add(variant, threads, weightsType);
-        return data;
-    }
-
     /// <remarks>The batch holds 15 query rows: its projections take the many-row route (narrow weights widened a block
     /// at a time), each step alone the few-row one (widened in registers).</remarks>
     [Theory]
-    [MemberData(nameof(VariantsThreadsAndWeightsTypes))]
+    [MemberData(nameof(PackedLinearTests.VariantsThreadsAndWeightsTypes), MemberType = typeof(PackedLinearTests))]
     public void StepsOverEveryElementTypeGetExactlyWhatTheyWouldGetAloneWhateverTheyAreBatchedWith(KernelVariant variant, int maxThreads,
         KeyValueElementType weightsType)
     {

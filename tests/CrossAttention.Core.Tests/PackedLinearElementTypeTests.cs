@@ -61,15 +61,7 @@ public class PackedLinearElementTypeTests
             // And both are the product the plain reference computes over the rounded weights.
             var expected = new float[rows * outFeatures];
             LinearReference.Apply(x, rows, inFeatures, rounded, outFeatures, bias, expected);
-            for (int r = 0; r < rows; r++)
-            for (int o = 0; o < outFeatures; o++)
-            {
-                double magnitude = 1;
-                for (int k = 0; k < inFeatures; k++) magnitude += Math.Abs((double)x[r * inFeatures + k] * rounded[o * inFeatures + k]);
-                double e = expected[r * outFeatures + o], a = actual[r * outFeatures + o];
-                if (!(Math.Abs(e - a) <= 1e-5 * magnitude))
-                    Assert.Fail($"y[{r}, {o}] = {a}, expected {e} ({type}, rows {rows}, in {inFeatures}, out {outFeatures}).");
-            }
+            PackedLinearTests.AssertClose(x, rounded, rows, inFeatures, outFeatures, expected, actual);
         }
     }
 
@@ -117,6 +109,22 @@ public class PackedLinearElementTypeTests
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             PackedLinear.Pack(new ushort[12], KeyValueElementType.Float32, 3, 4, []));
         Assert.Throws<ArgumentException>(() => PackedLinear.Pack(new ushort[11], KeyValueElementType.BFloat16, 3, 4, []));
+    }
+
+    [Fact]
+    public void Float16WeightsMustBeFiniteAsFloat16()
+    {
+        float[] weight = new float[12];
+        weight[5] = 65520f; // rounds to float16 infinity
+        Assert.Throws<ArgumentException>(() => PackedLinear.Pack(weight, 3, 4, [], KeyValueElementType.Float16));
+        Assert.Equal(KeyValueElementType.BFloat16, PackedLinear.Pack(weight, 3, 4, [], KeyValueElementType.BFloat16).ElementType);
+        weight[5] = 65504f; // float16's largest
+        Assert.Equal(KeyValueElementType.Float16, PackedLinear.Pack(weight, 3, 4, [], KeyValueElementType.Float16).ElementType);
+
+        ushort[] bits = new ushort[12];
+        bits[7] = 0x7E00; // NaN
+        Assert.Throws<ArgumentException>(() => PackedLinear.Pack(bits, KeyValueElementType.Float16, 3, 4, []));
+        Assert.Equal(KeyValueElementType.BFloat16, PackedLinear.Pack(new ushort[12], KeyValueElementType.BFloat16, 3, 4, []).ElementType);
     }
 
     private static string DTypeName(KeyValueElementType type) => type == KeyValueElementType.BFloat16 ? "BF16" : "F16";

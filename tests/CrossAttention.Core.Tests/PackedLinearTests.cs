@@ -162,7 +162,7 @@ public class PackedLinearTests
         AssertClose(x, weight, rows, inFeatures, outFeatures, expected, actual);
     }
 
-    private static void AssertClose(float[] x, float[] weight, int rows, int inFeatures, int outFeatures,
+    internal static void AssertClose(float[] x, float[] weight, int rows, int inFeatures, int outFeatures,
         ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         for (int r = 0; r < rows; r++)

@@ -99,7 +99,8 @@ public sealed unsafe class PackedLinear
 
     /// <param name="weight">[outFeatures, inFeatures]</param>
     /// <param name="bias">[outFeatures], or empty for none</param>
-    /// <param name="elementType">what to store the weights as (float32 keeps them exactly; the others round to nearest even)</param>
+    /// <param name="elementType">what to store the weights as (float32 keeps them exactly; the others round to nearest even;
+    /// float16 refuses, with an ArgumentException, a value it cannot hold finitely)</param>
     public static PackedLinear Pack(ReadOnlySpan<float> weight, int outFeatures, int inFeatures, ReadOnlySpan<float> bias,
         KeyValueElementType elementType = KeyValueElementType.Float32)
     {
@@ -113,11 +114,15 @@ public sealed unsafe class PackedLinear
         ushort[] narrowed = new ushort[weight.Length];
         if (elementType == KeyValueElementType.BFloat16) BFloat16Narrowing.Narrow(weight, narrowed);
         else Float16Narrowing.Narrow(weight, narrowed);
+        CheckFinite(narrowed, elementType);
         packed.PackPanels<ushort>(narrowed);
         return packed;
     }
 
-    /// <summary>Packs weights already held as float16 or bfloat16 bit patterns, as they are (no float32 detour).</summary>
+    /// <summary>
+    /// Packs weights already held as float16 or bfloat16 bit patterns, as they are (no float32 detour); float16 ones must
+    /// be finite.
+    /// </summary>
     /// <param name="weight">[outFeatures, inFeatures] of <paramref name="elementType"/> bit patterns</param>
     /// <param name="bias">[outFeatures], or empty for none</param>
     public static PackedLinear Pack(ReadOnlySpan<ushort> weight, KeyValueElementType elementType, int outFeatures, int inFeatures,
@@ -126,10 +131,22 @@ public sealed unsafe class PackedLinear
         if (elementType is not (KeyValueElementType.Float16 or KeyValueElementType.BFloat16))
             throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "16-bit weights are float16 or bfloat16.");
         CheckShape(weight.Length, outFeatures, inFeatures, bias);
+        CheckFinite(weight, elementType);
         var packed = new PackedLinear(elementType, bias, outFeatures, inFeatures);
         packed.PackPanels(weight);
         return packed;
     }
+
+    /// <summary>float16 weights must be finite: the kernels read them with a conversion that is exact for finite values only.</summary>
+    private static void CheckFinite(ReadOnlySpan<ushort> weight, KeyValueElementType elementType)
+    {
+        if (elementType != KeyValueElementType.Float16) return;
+        foreach (ushort bits in weight)
+            if (!FiniteFloat16Element.IsFinite(bits)) ThrowNotFiniteFloat16();
+    }
+
+    private static void ThrowNotFiniteFloat16() => throw new ArgumentException(
+        "weight holds a value that is not finite as float16 (beyond ±65504, or Inf/NaN); store it as bfloat16 or float32.", "weight");
 
     private static void CheckShape(int weightLength, int outFeatures, int inFeatures, ReadOnlySpan<float> bias)
     {
@@ -189,8 +206,8 @@ public sealed unsafe class PackedLinear
                     work.WidenBlock = &WidenBlock<BFloat16Element, ushort>;
                     break;
                 case KeyValueElementType.Float16:
-                    work.Kernel = KernelFor<Float16Element, ushort>(resolved);
-                    work.WidenBlock = &WidenBlock<Float16Element, ushort>;
+                    work.Kernel = KernelFor<FiniteFloat16Element, ushort>(resolved);   // packing let only finite values in
+                    work.WidenBlock = &WidenBlock<FiniteFloat16Element, ushort>;
                     break;
                 default:
                     work.Kernel = work.WideKernel;
