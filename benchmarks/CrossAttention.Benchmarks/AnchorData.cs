@@ -1,3 +1,4 @@
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
 namespace CrossAttention.Benchmarks;
@@ -31,10 +32,13 @@ public static class AnchorData
         new(Normal(random, d * d, WeightStd), d, d, Normal(random, d, WeightStd));
 
     /// <summary>A cross-attention layer of model size d (q, k, v, o all [d, d] with bias), plus the weights it was packed from.</summary>
-    public static (CrossAttentionLayer Layer, LayerWeights Weights) Layer(Random random, int d, int heads)
+    /// <param name="weightsType">what the layer stores the weights as (the same seeded values, rounded)</param>
+    public static (CrossAttentionLayer Layer, LayerWeights Weights) Layer(Random random, int d, int heads,
+        KeyValueElementType weightsType = KeyValueElementType.Float32)
     {
         var weights = new LayerWeights(Linear(random, d), Linear(random, d), Linear(random, d), Linear(random, d));
-        return (new CrossAttentionLayer(weights.Query, weights.Key, weights.Value, weights.Output, heads), weights);
+        return (new CrossAttentionLayer(weights.Query, weights.Key, weights.Value, weights.Output, heads, weightsType: weightsType),
+            weights);
     }
 }
 

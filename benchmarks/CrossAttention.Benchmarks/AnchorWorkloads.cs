@@ -10,8 +10,9 @@ public sealed record AnchorWorkload(string Name, string Kind, double Flops, doub
 
 /// <summary>
 /// The libtorch anchor's cross-attention workloads, with the same names, shapes, flop and byte counts, run through
-/// CrossAttentionLayer. Batch 1, float32; every decode workload also with float16 and bfloat16 K/V (the names' -f16 and
-/// -bf16 suffixes, same timing rules, K/V bytes at 2 per element). Every output buffer is allocated in Setup, so the timed step allocates only
+/// CrossAttentionLayer. Batch 1, float32; every decode workload also with float16 and bfloat16 K/V AND weights (the
+/// names' -f16 and -bf16 suffixes, same timing rules; K/V and weights counted at 2 bytes per element, biases at 4).
+/// Every output buffer is allocated in Setup, so the timed step allocates only
 /// what the engine itself allocates (Encode returns a new cache by design).
 /// </summary>
 public static class AnchorWorkloads
@@ -21,12 +22,16 @@ public static class AnchorWorkloads
 
     // Same formulas as the anchor: 2·M·N·K per linear, 4·n·m·d for attention (QKᵀ and PV).
     private static double DecodeFlops(int n, int m, int d) => 4.0 * n * d * d + 4.0 * n * m * d;
-    private static double DecodeBytes(int m, int d, KeyValueElementType kv = KeyValueElementType.Float32) =>
-        F32 * (2.0 * d * d + 2 * d) + kv.Size() * 2.0 * m * d;
+    // Wq and Wo, and the cached K and V, in the workload's element type; the two biases are float32 whatever it is.
+    private static double DecodeBytes(int m, int d, KeyValueElementType type = KeyValueElementType.Float32) =>
+        type.Size() * 2.0 * d * d + F32 * 2 * d + type.Size() * 2.0 * m * d;
 
-    // The K/V dtypes every decode workload runs with, and the name suffix each adds.
+    // The element types every decode workload runs with (K/V and weights alike), and the name suffix each adds.
     private static readonly (KeyValueElementType Type, string Suffix)[] KeyValueTypes =
         [(KeyValueElementType.Float32, ""), (KeyValueElementType.Float16, "-f16"), (KeyValueElementType.BFloat16, "-bf16")];
+
+    private static string? NoteFor(KeyValueElementType type, string? note) => type == KeyValueElementType.Float32 ? note
+        : (note is null ? "" : note + "; ") + $"K/V and the q, k, v, o weights stored as {type.Name()} (biases float32)";
 
     public static IReadOnlyList<AnchorWorkload> All { get; } = Build();
 
@@ -57,16 +62,16 @@ public static class AnchorWorkloads
             foreach (var (kv, suffix) in KeyValueTypes)
             {
                 list.Add(new AnchorWorkload(name + suffix, withWeights ? "decode+weights" : "decode", DecodeFlops(n, m, d),
-                    DecodeBytes(m, d, kv), $"Wq,Wo,b + cached K,V ({kv.Name()}) read", options =>
+                    DecodeBytes(m, d, kv), $"Wq,Wo ({kv.Name()}),b + cached K,V ({kv.Name()}) read", options =>
                 {
                     var random = new Random(AnchorData.Seed);
-                    var (layer, _) = AnchorData.Layer(random, d, heads);
+                    var (layer, _) = AnchorData.Layer(random, d, heads, kv);
                     KeyValueCache cache = layer.Encode(AnchorData.Normal(random, m * d, 1f), m, default, options, elementType: kv);
                     float[] queries = AnchorData.Normal(random, n * d, 1f);                    // [n, d]
                     float[] output = new float[n * d];                                          // [n, d]
                     float[] attention = withWeights ? new float[heads * n * m] : [];             // [heads, n, m]
                     return () => layer.Decode(cache, queries, n, output, attention, options);
-                }, note));
+                }, NoteFor(kv, note)));
             }
         }
 
@@ -76,13 +81,13 @@ public static class AnchorWorkloads
             foreach (var (kv, suffix) in KeyValueTypes)
             {
                 list.Add(new AnchorWorkload(name + suffix, "decode-cold", DecodeFlops(1, m, d), DecodeBytes(m, d, kv),
-                    $"per layer: Wq,Wo,b + cached K,V ({kv.Name()}) read", options =>
+                    $"per layer: Wq,Wo ({kv.Name()}),b + cached K,V ({kv.Name()}) read", options =>
                 {
                     var random = new Random(AnchorData.Seed);
                     var sets = new (CrossAttentionLayer Layer, KeyValueCache Cache)[layers];
                     for (int l = 0; l < layers; l++)
                     {
-                        var (layer, _) = AnchorData.Layer(random, d, heads);
+                        var (layer, _) = AnchorData.Layer(random, d, heads, kv);
                         sets[l] = (layer, layer.Encode(AnchorData.Normal(random, m * d, 1f), m, default, options, elementType: kv));
                     }
                     float[] queries = AnchorData.Normal(random, d, 1f);   // [1, d]
@@ -94,7 +99,7 @@ public static class AnchorWorkloads
                         next = next + 1 == layers ? 0 : next + 1;
                         layer.Decode(cache, queries, 1, output, default, options);
                     };
-                }, $"n=1 step cycling through {layers} independent layer sets (weights + K/V) so data comes from DRAM, not L3; time is per layer"));
+                }, NoteFor(kv, $"n=1 step cycling through {layers} independent layer sets (weights + K/V) so data comes from DRAM, not L3; time is per layer")));
             }
         }
 

@@ -26,7 +26,7 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public Task CaseMatchesTheLibraryThroughHttp(string name) => RunCaseAsync(name, kvDtype: null);
+    public Task CaseMatchesTheLibraryThroughHttp(string name) => RunCaseAsync(_factory, name, kvDtype: null);
 
     public static TheoryData<string, string> CasesByNarrowKvDtype()
     {
@@ -40,12 +40,16 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
     /// <summary>The README's bounds for 16-bit K/V, through /encode with kvDtype and the decode steps.</summary>
     [Theory]
     [MemberData(nameof(CasesByNarrowKvDtype))]
-    public Task CaseStaysWithinTheNarrowKvBoundsThroughHttp(string name, string kvDtype) => RunCaseAsync(name, kvDtype);
+    public Task CaseStaysWithinTheNarrowKvBoundsThroughHttp(string name, string kvDtype) => RunCaseAsync(_factory, name, kvDtype);
 
-    private async Task RunCaseAsync(string name, string? kvDtype)
+    /// <param name="weightsDtype">what the host serves the model's weights as (it must say so in /models/{name})</param>
+    internal static async Task RunCaseAsync(ApiFactory factory, string name, string? kvDtype, string weightsDtype = "float32")
     {
-        // float32: 1e-4 / 2e-5 absolute; float16 and bfloat16: outputs relative to max|expected|, weights absolute.
-        (double outputBound, double attentionBound, bool relative) = kvDtype switch
+        // float32: 1e-4 / 2e-5 absolute; float16 and bfloat16: outputs relative to max|expected|, weights absolute. With
+        // both K/V and weights given, the narrower type's bounds (bfloat16 is the narrower).
+        string narrowest = kvDtype == "bfloat16" || weightsDtype == "bfloat16" ? "bfloat16"
+            : kvDtype == "float16" || weightsDtype == "float16" ? "float16" : "float32";
+        (double outputBound, double attentionBound, bool relative) = narrowest switch
         {
             "float16" => (2e-3, 5e-3, true),
             "bfloat16" => (2e-2, 3e-2, true),
@@ -58,8 +62,8 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
             return relative ? outputBound * max : outputBound;
         }
 
-        var client = _factory.CreateClient();
-        await _factory.Services.GetRequiredService<ModelCatalog>().WhenReady;
+        var client = factory.CreateClient();
+        await factory.Services.GetRequiredService<ModelCatalog>().WhenReady;
         string folder = System.IO.Path.Combine(GoldenFolder.Path(), name);
         var meta = JsonNode.Parse(File.ReadAllText(System.IO.Path.Combine(folder, "case.json")))!;
         int layer = meta["layer"]?.GetValue<int>() ?? 0;
@@ -68,6 +72,7 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
         var model = await (await client.GetAsync($"/models/{name}")).ReadObjectAsync();
         Assert.Equal(meta["heads"]!.GetValue<int>(), model["heads"]!.GetValue<int>());
         Assert.Equal(meta["scale"]!.GetValue<double>(), model["scale"]!.GetValue<double>(), 6);
+        Assert.Equal(weightsDtype, model["weightsDtype"]!.GetValue<string>());
 
         var sourceShape = data.Info("encoder_hidden_states").Shape;   // [B, m, d_src]
         var queryShape = data.Info("decoder_hidden_states").Shape;    // [B, n, d_q]
@@ -101,9 +106,9 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
             var output = Json.Matrix(step["output"]).SelectMany(r => r).ToArray();
             var attention = Json.Tensor3(step["attention"]).SelectMany(h => h.SelectMany(r => r)).ToArray();
             AssertClose(expectedOutput.AsSpan(b * n * dQ, n * dQ), output, OutputBound(expectedOutput.AsSpan(b * n * dQ, n * dQ)),
-                $"{name} {kvDtype} output, batch {b}");
+                $"{name} K/V {kvDtype} weights {weightsDtype} output, batch {b}");
             AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, attentionBound,
-                $"{name} {kvDtype} attention, batch {b}");
+                $"{name} K/V {kvDtype} weights {weightsDtype} attention, batch {b}");
 
             // The library's own cached, token-by-token decoding, replayed one step at a time.
             for (int t = 0; data.Contains($"step_{t}_query"); t++)
@@ -115,7 +120,7 @@ public class GoldenHttpTests : IClassFixture<GoldenHttpTests.Factory>
                     sessionId = id, layer, queries = Rows(query, b * dQ, 1, dQ),
                 }))).ReadObjectAsync();
                 AssertClose(expected.AsSpan(b * dQ, dQ), Json.Matrix(result["output"])[0], OutputBound(expected.AsSpan(b * dQ, dQ)),
-                    $"{name} {kvDtype} step {t}, batch {b}");
+                    $"{name} K/V {kvDtype} weights {weightsDtype} step {t}, batch {b}");
             }
         }
     }

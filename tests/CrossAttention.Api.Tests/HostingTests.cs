@@ -32,6 +32,8 @@ public class HostingTests
     [InlineData("CrossAttention:ModelsDirectory", "/no/such/directory")]
     [InlineData("CrossAttention:Compute:Variant", "Vector1024")]
     [InlineData("CrossAttention:Cache:KvDtype", "float8")]
+    [InlineData("CrossAttention:WeightsDtype", "float8")]
+    [InlineData("CrossAttention:ModelOverrides:demo:WeightsDtype", "int4")]
     [InlineData("CrossAttention:Cache:WhenFull", "sometimes")]
     [InlineData("CrossAttention:Limits:MaxAdmittedExpensiveRequests", "2")]   // below MaxConcurrentExpensiveRequests (4)
     public void InvalidSettingsAreRejectedNamingTheKey(string key, string value)

@@ -49,11 +49,12 @@ public class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<ApiFactory
     }
 
     [Theory]
-    [InlineData("EncodeRequest")]
-    [InlineData("Session")]
-    public async Task KvDtypeIsDocumentedAsItsThreeValues(string schema)
+    [InlineData("EncodeRequest", "kvDtype")]
+    [InlineData("Session", "kvDtype")]
+    [InlineData("ModelInfo", "weightsDtype")]
+    public async Task DtypesAreDocumentedAsTheirThreeValues(string schema, string field)
     {
-        var property = Schema(await DocumentAsync(), schema)["properties"]!["kvDtype"]!;
+        var property = Schema(await DocumentAsync(), schema)["properties"]![field]!;
         Assert.Equal(["float32", "float16", "bfloat16"], property["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
     }
 
@@ -62,6 +63,7 @@ public class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<ApiFactory
     [InlineData("Session", "model")]
     [InlineData("ModelInfo", "name")]
     [InlineData("ModelInfo", "family")]
+    [InlineData("ModelInfo", "weightsDtype")]
     public async Task FieldsThatAreNeverNullAreRequiredAndNotNullable(string schema, string field)
     {
         var component = Schema(await DocumentAsync(), schema);

@@ -63,14 +63,17 @@ public class DecodeBatchTests
         }
     }
 
+    /// <remarks>The batch holds 15 query rows: its projections take the many-row route (narrow weights widened a block
+    /// at a time), each step alone the few-row one (widened in registers).</remarks>
     [Theory]
-    [MemberData(nameof(VariantsAndThreads))]
-    public void StepsOverEveryElementTypeGetExactlyWhatTheyWouldGetAloneWhateverTheyAreBatchedWith(KernelVariant variant, int maxThreads)
+    [MemberData(nameof(PackedLinearTests.VariantsThreadsAndWeightsTypes), MemberType = typeof(PackedLinearTests))]
+    public void StepsOverEveryElementTypeGetExactlyWhatTheyWouldGetAloneWhateverTheyAreBatchedWith(KernelVariant variant, int maxThreads,
+        KeyValueElementType weightsType)
     {
         const int queryDim = 24, sourceDim = 20, heads = 3, inner = 48;
         var random = new Random(11);
         var weights = SyntheticLayer.Create(random, queryDim, sourceDim, inner, new ProjectionBiases(true, true, true, true));
-        var layer = new CrossAttentionLayer(weights.Q, weights.K, weights.V, weights.O, heads);
+        var layer = new CrossAttentionLayer(weights.Q, weights.K, weights.V, weights.O, heads, weightsType: weightsType);
         var options = new ComputeOptions(variant, maxThreads);
 
         // One source held three ways, and a padded one as bfloat16: consecutive steps share a cache, so some attend in one pass.

@@ -92,6 +92,35 @@ public class GoldenCaseTests
     public void GoldenCaseWithNarrowKeyValues(string caseName, KernelVariant variant, KeyValueElementType elementType) =>
         RunCase(caseName, new ComputeOptions(variant, 1), elementType);
 
+    /// <summary>The same bounds with the weights stored narrow: K/V float32, then K/V of the weights' type too.</summary>
+    [Theory]
+    [MemberData(nameof(CasesByNarrowType))]
+    public void GoldenCaseWithNarrowWeights(string caseName, KernelVariant variant, KeyValueElementType weightsType)
+    {
+        RunCase(caseName, new ComputeOptions(variant, 1), weightsType: weightsType);
+        RunCase(caseName, new ComputeOptions(variant, 1), weightsType, weightsType);
+    }
+
+    [Theory]
+    [InlineData(KeyValueElementType.Float16)]
+    [InlineData(KeyValueElementType.BFloat16)]
+    public void NarrowWeightsLoadIntoEveryLayerAndHoldTheBoundsWithTwoThreads(KeyValueElementType weightsType)
+    {
+        foreach (string caseName in GoldenCases.Names())
+        {
+            var model = ModelLoader.Load(GoldenCases.Case(caseName), weightsType: weightsType);
+            Assert.Equal(weightsType, model.WeightsType);
+            Assert.All(model.Layers, layer => Assert.Equal(weightsType, layer.WeightsType));
+        }
+        RunCase(GoldenCases.Names().First(), ComputeOptions.Parallel(2), weightsType: weightsType);
+    }
+
+    /// <summary>The bounds of the narrower of the K/V and weights types (bfloat16 is the narrower of the 16-bit two).</summary>
+    internal static (double Output, double Attention, bool Relative) Bounds(KeyValueElementType keyValues, KeyValueElementType weights) =>
+        Bounds(keyValues == KeyValueElementType.BFloat16 || weights == KeyValueElementType.BFloat16 ? KeyValueElementType.BFloat16
+            : keyValues == KeyValueElementType.Float16 || weights == KeyValueElementType.Float16 ? KeyValueElementType.Float16
+            : KeyValueElementType.Float32);
+
     /// <summary>(output bound relative to max|expected|, absolute attention bound) for a K/V dtype; float32 is absolute.</summary>
     internal static (double Output, double Attention, bool Relative) Bounds(KeyValueElementType elementType) => elementType switch
     {
@@ -100,9 +129,10 @@ public class GoldenCaseTests
         _ => (OutputTolerance, AttentionTolerance, false),
     };
 
-    private static void RunCase(string caseName, ComputeOptions options, KeyValueElementType elementType = KeyValueElementType.Float32)
+    private static void RunCase(string caseName, ComputeOptions options, KeyValueElementType elementType = KeyValueElementType.Float32,
+        KeyValueElementType weightsType = KeyValueElementType.Float32)
     {
-        var bounds = Bounds(elementType);
+        var bounds = Bounds(elementType, weightsType);
         double OutputBound(ReadOnlySpan<double> expected)
         {
             double max = 0;
@@ -114,7 +144,7 @@ public class GoldenCaseTests
         int layerIndex = description.RootElement.TryGetProperty("layer", out var l) ? l.GetInt32() : 0;
         int steps = description.RootElement.TryGetProperty("steps", out var s) ? s.GetInt32() : 0;
 
-        var model = ModelLoader.Load(folder);
+        var model = ModelLoader.Load(folder, weightsType: weightsType);
         var layer = model.Layers[layerIndex];
         using var data = SafetensorsFile.Open(Path.Combine(folder, "case.safetensors"));
 
@@ -143,9 +173,9 @@ public class GoldenCaseTests
             var attention = new float[heads * n * m];
             layer.Decode(cache, queries.AsSpan(b * n * dq, n * dq), n, output, attention, options);
             var expectedRows = expectedOutput.AsSpan(b * n * dq, n * dq);
-            Tolerance.AssertClose(expectedRows, output, OutputBound(expectedRows), $"{caseName} {elementType} batch {b} output");
+            Tolerance.AssertClose(expectedRows, output, OutputBound(expectedRows), $"{caseName} K/V {elementType} weights {weightsType} batch {b} output");
             Tolerance.AssertClose(expectedAttention.AsSpan(b * heads * n * m, heads * n * m), attention, bounds.Attention,
-                $"{caseName} {elementType} batch {b} attention");
+                $"{caseName} K/V {elementType} weights {weightsType} batch {b} attention");
 
             for (int t = 0; t < steps; t++)
             {
@@ -154,7 +184,7 @@ public class GoldenCaseTests
                 var stepResult = new float[dq];
                 layer.Decode(cache, stepQuery.AsSpan(b * dq, dq), 1, stepResult, [], options);
                 Tolerance.AssertClose(stepOutput.AsSpan(b * dq, dq), stepResult, OutputBound(stepOutput.AsSpan(b * dq, dq)),
-                    $"{caseName} {elementType} batch {b} step {t}");
+                    $"{caseName} K/V {elementType} weights {weightsType} batch {b} step {t}");
             }
         }
     }

@@ -19,6 +19,13 @@ public unsafe class KeyValueElementTests
     public void Float16LoadsWidenEveryPatternLikeTheReference(KernelVariant variant) =>
         AssertLoadsMatch<Float16Element, ushort>(variant, EveryPattern(), Float16Widening.WidenReference);
 
+    /// <summary>The weights' float16 loads (finite values only: packing refuses the rest).</summary>
+    [Theory]
+    [MemberData(nameof(VectorVariants))]
+    public void FiniteFloat16LoadsWidenEveryFinitePatternLikeTheReference(KernelVariant variant) =>
+        AssertLoadsMatch<FiniteFloat16Element, ushort>(variant, EveryPattern().Where(FiniteFloat16Element.IsFinite).ToArray(),
+            Float16Widening.WidenReference);
+
     [Theory]
     [MemberData(nameof(VectorVariants))]
     public void Float32LoadsReturnTheStoredValues(KernelVariant variant)
@@ -38,6 +45,9 @@ public unsafe class KeyValueElementTests
         {
             Assert.Equal(BitConverter.SingleToUInt32Bits(BFloat16Widening.WidenReference(bits)), BitConverter.SingleToUInt32Bits(BFloat16Element.ToSingle(bits)));
             Assert.Equal(BitConverter.SingleToUInt32Bits(Float16Widening.WidenReference(bits)), BitConverter.SingleToUInt32Bits(Float16Element.ToSingle(bits)));
+            if (FiniteFloat16Element.IsFinite(bits))
+                Assert.Equal(BitConverter.SingleToUInt32Bits(Float16Widening.WidenReference(bits)), BitConverter.SingleToUInt32Bits(FiniteFloat16Element.ToSingle(bits)));
+            Assert.Equal(((bits >> 10) & 0x1F) != 0x1F, FiniteFloat16Element.IsFinite(bits));
         }
         var random = new Random(8);
         for (int i = 0; i < 20_000; i++)

@@ -55,17 +55,28 @@ public class PackedLinearTests
         AssertMatchesReference(random, rows: 25, inFeatures: 1100, outFeatures: 40, withBias: false, variant, maxThreads);
     }
 
+    public static TheoryData<KernelVariant, int, KeyValueElementType> VariantsThreadsAndWeightsTypes()
+    {
+        var data = new TheoryData<KernelVariant, int, KeyValueElementType>();
+        foreach (var variant in KernelVariants.Supported)
+        foreach (int threads in new[] { 1, 2 })
+        foreach (var type in new[] { KeyValueElementType.Float32, KeyValueElementType.Float16, KeyValueElementType.BFloat16 })
+            data.Add(variant, threads, type);
+        return data;
+    }
+
     [Theory]
-    [MemberData(nameof(VariantsAndThreads))]
-    public void ARowGetsTheSameBitsWhateverTheBatchItIsIn(KernelVariant variant, int maxThreads)
+    [MemberData(nameof(VariantsThreadsAndWeightsTypes))]
+    public void ARowGetsTheSameBitsWhateverTheBatchItIsIn(KernelVariant variant, int maxThreads, KeyValueElementType weightsType)
     {
         // Batches from 1 row (x read in place, one depth pass) to 30 (x packed, two depth blocks of 512 and a tail):
-        // every tile height and row position of the variant, and a panel tail (out 70).
+        // every tile height and row position of the variant, and a panel tail (out 70). 16-bit weights take the
+        // in-register route up to 12 rows and the widened-block route beyond.
         const int inFeatures = 1100, outFeatures = 70, maxRows = 30;
         var random = new Random(11);
         float[] x = RandomValues(random, maxRows * inFeatures);
         var linear = PackedLinear.Pack(RandomValues(random, outFeatures * inFeatures), outFeatures, inFeatures,
-            RandomValues(random, outFeatures));
+            RandomValues(random, outFeatures), weightsType);
 
         var alone = new float[maxRows * outFeatures];
         for (int r = 0; r < maxRows; r++)
@@ -78,7 +89,7 @@ public class PackedLinearTests
             for (int i = 0; i < batch.Length; i++)
             {
                 if (BitConverter.SingleToInt32Bits(batch[i]) != BitConverter.SingleToInt32Bits(alone[i]))
-                    Assert.Fail($"y[{i / outFeatures}, {i % outFeatures}] = {batch[i]} in a batch of {rows}, {alone[i]} alone.");
+                    Assert.Fail($"y[{i / outFeatures}, {i % outFeatures}] = {batch[i]} in a batch of {rows}, {alone[i]} alone ({weightsType}).");
             }
         }
     }
@@ -151,7 +162,7 @@ public class PackedLinearTests
         AssertClose(x, weight, rows, inFeatures, outFeatures, expected, actual);
     }
 
-    private static void AssertClose(float[] x, float[] weight, int rows, int inFeatures, int outFeatures,
+    internal static void AssertClose(float[] x, float[] weight, int rows, int inFeatures, int outFeatures,
         ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         for (int r = 0; r < rows; r++)
@@ -166,7 +177,7 @@ public class PackedLinearTests
         }
     }
 
-    private static float[] RandomValues(Random random, int count)
+    internal static float[] RandomValues(Random random, int count)
     {
         var values = new float[count];
         for (int i = 0; i < count; i++) values[i] = (float)(random.NextDouble() * 2 - 1);

@@ -19,8 +19,10 @@ public sealed class ModelCatalog
     public ModelCatalog(IOptions<CrossAttentionOptions> options)
     {
         var demo = options.Value.Demo;
-        if (demo.Enabled) TryAdd(DemoModel.Create(demo.Layers, demo.DModel, demo.Heads));
-        if (options.Value.Tutorial.Enabled && TryAdd(TutorialModel.Create())) _examples[TutorialModel.Name] = TutorialModel.Example;
+        if (demo.Enabled)
+            TryAdd(DemoModel.Create(demo.Layers, demo.DModel, demo.Heads, weightsType: options.Value.WeightsTypeFor(DemoModel.Name)));
+        if (options.Value.Tutorial.Enabled && TryAdd(TutorialModel.Create(options.Value.WeightsTypeFor(TutorialModel.Name))))
+            _examples[TutorialModel.Name] = TutorialModel.Example;
     }
 
     private readonly ConcurrentDictionary<string, ModelExample> _examples = new(StringComparer.Ordinal);

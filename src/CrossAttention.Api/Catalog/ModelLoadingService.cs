@@ -1,4 +1,5 @@
 using CrossAttention.Api.Options;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +24,7 @@ public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<C
                 string name = Path.GetFileName(folder);
                 try
                 {
-                    var model = ModelLoader.Load(folder, name);
+                    var model = ModelLoader.Load(folder, name, options.Value.WeightsTypeFor(name));
                     if (!catalog.TryAdd(model))
                     {
                         string reason = ModelCatalog.BuiltInNames.Contains(name)
@@ -33,7 +34,8 @@ public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<C
                         LogDuplicate(name);
                         continue;
                     }
-                    LogLoaded(name, model.Family, model.Layers.Count, model.Heads, model.HeadDim);
+                    LogLoaded(name, model.Family, model.Layers.Count, model.Heads, model.HeadDim, model.WeightsType.Name(),
+                        model.WeightBytes);
                 }
                 catch (ModelLoadException e)
                 {
@@ -53,8 +55,9 @@ public sealed partial class ModelLoadingService(ModelCatalog catalog, IOptions<C
         }
     }, stoppingToken);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Name} ({Family}, {Layers} layers, {Heads} heads of {HeadDim})")]
-    private partial void LogLoaded(string name, string family, int layers, int heads, int headDim);
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Loaded model {Name} ({Family}, {Layers} layers, {Heads} heads of {HeadDim}, {WeightsDtype} weights of {WeightBytes} bytes)")]
+    private partial void LogLoaded(string name, string family, int layers, int heads, int headDim, string weightsDtype, long weightBytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Model folder {Name} was not loaded: a model of that name is already served")]
     private partial void LogDuplicate(string name);

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
 namespace CrossAttention.Api.Contracts;
@@ -13,12 +14,14 @@ namespace CrossAttention.Api.Contracts;
 /// <param name="SourceDim">Source row size d_src.</param>
 /// <param name="Scale">Score scale (d_h^-0.5, or 1.0 for T5).</param>
 /// <param name="Biases">Which projections carry a bias.</param>
+/// <param name="WeightsDtype">What the q, k, v and output weights are stored as: float32, float16 or bfloat16 (biases are float32).</param>
+/// <param name="WeightBytes">Bytes the model's packed weights and biases hold in memory, every layer (panel padding included).</param>
 public sealed record ModelInfo(string Name, string Family, int Layers, int Heads, int HeadDim, int QueryDim, int SourceDim,
-    float Scale, BiasInfo Biases)
+    float Scale, BiasInfo Biases, string WeightsDtype, long WeightBytes)
 {
     public static ModelInfo From(CrossAttentionModel model) => new(model.Name, model.Family, model.Layers.Count, model.Heads,
         model.HeadDim, model.QueryDim, model.SourceDim, model.Scale,
-        new BiasInfo(model.Biases.Q, model.Biases.K, model.Biases.V, model.Biases.O));
+        new BiasInfo(model.Biases.Q, model.Biases.K, model.Biases.V, model.Biases.O), model.WeightsType.Name(), model.WeightBytes);
 }
 
 public sealed record BiasInfo(bool Q, bool K, bool V, bool O);

@@ -1,3 +1,5 @@
+using CrossAttention.Core.Kernels;
+
 namespace CrossAttention.Api.Options;
 
 /// <summary>The service's settings: section <c>CrossAttention</c> of appsettings.json (env <c>CrossAttention__…</c>).</summary>
@@ -17,10 +19,34 @@ public sealed class CrossAttentionOptions
     public TutorialOptions Tutorial { get; set; } = new();
 
     /// <summary>
+    /// What every model's q, k, v and output weights are stored as: float32 (default), float16 or bfloat16 (half the
+    /// bytes a decode step reads, within the accuracy bounds the README states). Biases stay float32.
+    /// </summary>
+    public string WeightsDtype { get; set; } = "float32";
+
+    /// <summary>Settings of one model by its name (a ModelsDirectory folder's name, demo or tutorial).</summary>
+    public Dictionary<string, ModelOverrideOptions> ModelOverrides { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The weights type of the model of this name: its override, else <see cref="WeightsDtype"/> (both validated at start).</summary>
+    internal KeyValueElementType WeightsTypeFor(string modelName)
+    {
+        string? dtype = ModelOverrides.TryGetValue(modelName, out var model) && model.WeightsDtype is { } own ? own : WeightsDtype;
+        return KeyValueElementTypes.TryParse(dtype, out var weightsType) ? weightsType
+            : throw new InvalidOperationException($"Weights dtype '{dtype}' of model '{modelName}' passed no validation.");
+    }
+
+    /// <summary>
     /// How long in-flight requests may take to finish once stopping begins (HostOptions.ShutdownTimeout). Keep
     /// preStop + this + a margin within the pod's terminationGracePeriodSeconds.
     /// </summary>
     public int ShutdownTimeoutSeconds { get; set; } = 20;
+}
+
+/// <summary>What one model overrides of the service-wide settings.</summary>
+public sealed class ModelOverrideOptions
+{
+    /// <summary>float32, float16 or bfloat16 for this model's weights; null keeps CrossAttention:WeightsDtype.</summary>
+    public string? WeightsDtype { get; set; }
 }
 
 /// <summary>The OpenAPI document (/swagger/v1/swagger.json) and Swagger UI (/swagger).</summary>

@@ -24,6 +24,12 @@ public sealed class CrossAttentionOptionsValidator : IValidateOptions<CrossAtten
             $"({options.Cache.DefaultTtlSeconds}) must not exceed {S}:Cache:MaxTtlSeconds ({options.Cache.MaxTtlSeconds}).");
         Require(KeyValueElementTypes.TryParse(options.Cache.KvDtype, out _), "Cache:KvDtype",
             $"'{options.Cache.KvDtype}' is not a K/V dtype: use {string.Join(", ", KeyValueElementTypes.Names)}.");
+        Require(KeyValueElementTypes.TryParse(options.WeightsDtype, out _), "WeightsDtype",
+            $"'{options.WeightsDtype}' is not a weights dtype: use {string.Join(", ", KeyValueElementTypes.Names)}.");
+        foreach (var (model, overrides) in options.ModelOverrides)
+            Require(overrides.WeightsDtype is null || KeyValueElementTypes.TryParse(overrides.WeightsDtype, out _),
+                $"ModelOverrides:{model}:WeightsDtype",
+                $"'{overrides.WeightsDtype}' is not a weights dtype: use {string.Join(", ", KeyValueElementTypes.Names)}.");
         Require(CacheOptions.IsKnownWhenFull(options.Cache.WhenFull), "Cache:WhenFull",
             $"must be '{CacheOptions.Reject}' or '{CacheOptions.EvictLeastRecentlyUsed}', not '{options.Cache.WhenFull}'.");
         Require(options.Cache.RecycledBytesLimit >= 0, "Cache:RecycledBytesLimit", "must not be negative.");

@@ -8,6 +8,11 @@ namespace CrossAttention.Core.Kernels;
 /// multiplies a tile. TLanes is a struct, so the JIT compiles one copy per lane width (Vector512: 12 × 32, 24 zmm
 /// accumulators; Vector256 and Vector128: 6 × 16 and 6 × 8, 12 accumulators, which fit AVX2's 16 registers;
 /// scalar: 4 × 2).
+/// <para>
+/// The panel's elements are TStorage read through TElement (float32, or float16/bfloat16 bit patterns widened in
+/// registers as they are loaded), so narrow weights stream at half the bytes with no float32 copy; widening is exact,
+/// so a product over narrow weights equals the float32 product over their widened values, bit for bit.
+/// </para>
 /// </summary>
 internal static unsafe class Gemm<TLanes, TVector>
     where TLanes : struct, IMultiplyAddLanes<TVector>
@@ -18,31 +23,37 @@ internal static unsafe class Gemm<TLanes, TVector>
 
     /// <summary>
     /// y [rows, 32] = init + x [rows, kc]·w [kc, 32] (init = the 32 values in <paramref name="init"/> for every row),
-    /// or y += x·w when init is null. rows ≤ 12; x(i, k) sits at x + i·rowStride + k·kStride; w is one panel.
+    /// or y += x·w when init is null. rows ≤ 12; x(i, k) sits at x + i·rowStride + k·kStride; w is one panel of
+    /// TStorage elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Panel(int rows, float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
+    public static void Panel<TElement, TStorage>(int rows, float* x, nint rowStride, nint kStride, void* panel, int kc,
+        float* y, nint ldy, float* init)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
     {
+        var w = (TStorage*)panel;
         for (int c = 0; c < PackedLinear.PanelWidth; c += 2 * W)
         {
             float* initC = init == null ? null : init + c;
             for (int r = 0; r < rows; r += TLanes.TileHeight)
             {
-                float* xr = x + r * rowStride, yr = y + r * ldy + c, wc = w + c;
+                float* xr = x + r * rowStride, yr = y + r * ldy + c;
+                TStorage* wc = w + c;
                 switch (Math.Min(rows - r, TLanes.TileHeight))
                 {
-                    case 12: Tile<Rows12>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 11: Tile<Rows11>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 10: Tile<Rows10>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 9: Tile<Rows9>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 8: Tile<Rows8>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 7: Tile<Rows7>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 6: Tile<Rows6>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 5: Tile<Rows5>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 4: Tile<Rows4>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 3: Tile<Rows3>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    case 2: Tile<Rows2>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
-                    default: Tile<Rows1>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 12: Tile<Rows12, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 11: Tile<Rows11, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 10: Tile<Rows10, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 9: Tile<Rows9, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 8: Tile<Rows8, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 7: Tile<Rows7, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 6: Tile<Rows6, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 5: Tile<Rows5, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 4: Tile<Rows4, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 3: Tile<Rows3, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    case 2: Tile<Rows2, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
+                    default: Tile<Rows1, TElement, TStorage>(xr, rowStride, kStride, wc, kc, yr, ldy, initC); break;
                 }
             }
         }
@@ -55,8 +66,11 @@ internal static unsafe class Gemm<TLanes, TVector>
     /// order whatever the tile height, so a row's result does not depend on how many rows share its call.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TRows>(float* x, nint rowStride, nint kStride, float* w, int kc, float* y, nint ldy, float* init)
+    private static void Tile<TRows, TElement, TStorage>(float* x, nint rowStride, nint kStride, TStorage* w, int kc,
+        float* y, nint ldy, float* init)
         where TRows : struct, ITileRows
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
     {
         // x(i, k) = x0, x4 or x8 [k·kStride + (i % 4)·rowStride]: three row pointers and three offsets address 12 rows.
         float* x0 = x, x4 = x + 4 * rowStride, x8 = x + 8 * rowStride;
@@ -98,7 +112,7 @@ internal static unsafe class Gemm<TLanes, TVector>
         }
         for (int k = 0; k < kc; k++)
         {
-            TVector w0 = TLanes.Load(w), w1 = TLanes.Load(w + W);
+            TVector w0 = KeyValueLoad.Widened<TElement, TStorage, TVector>(w), w1 = KeyValueLoad.Widened<TElement, TStorage, TVector>(w + W);
             TVector a;
             a = TLanes.Broadcast(x0[0]); c0_0 = TLanes.MultiplyAdd(a, w0, c0_0); c0_1 = TLanes.MultiplyAdd(a, w1, c0_1);
             if (TRows.Count > 1) { a = TLanes.Broadcast(x0[r1]); c1_0 = TLanes.MultiplyAdd(a, w0, c1_0); c1_1 = TLanes.MultiplyAdd(a, w1, c1_1); }

@@ -29,6 +29,9 @@ internal unsafe interface IKeyValueElement<TStorage> where TStorage : unmanaged
 
     /// <summary>float32 → storage in bulk, e.g. when an encode fills the cache.</summary>
     static abstract void Narrow(ReadOnlySpan<float> source, Span<TStorage> destination, KernelVariant variant);
+
+    /// <summary>storage → float32 in bulk, e.g. one block of narrow weights that many rows will read.</summary>
+    static abstract void Widen(ReadOnlySpan<TStorage> source, Span<float> destination, KernelVariant variant);
 }
 
 internal readonly unsafe struct Float32Element : IKeyValueElement<float>
@@ -40,6 +43,9 @@ internal readonly unsafe struct Float32Element : IKeyValueElement<float>
     public static float FromSingle(float value) => value;
 
     public static void Narrow(ReadOnlySpan<float> source, Span<float> destination, KernelVariant variant) =>
+        source.CopyTo(destination);
+
+    public static void Widen(ReadOnlySpan<float> source, Span<float> destination, KernelVariant variant) =>
         source.CopyTo(destination);
 }
 
@@ -53,6 +59,9 @@ internal readonly unsafe struct BFloat16Element : IKeyValueElement<ushort>
 
     public static void Narrow(ReadOnlySpan<float> source, Span<ushort> destination, KernelVariant variant) =>
         BFloat16Narrowing.Narrow(source, destination, variant);
+
+    public static void Widen(ReadOnlySpan<ushort> source, Span<float> destination, KernelVariant variant) =>
+        BFloat16Widening.Widen(source, destination, variant);
 }
 
 internal readonly unsafe struct Float16Element : IKeyValueElement<ushort>
@@ -65,10 +74,14 @@ internal readonly unsafe struct Float16Element : IKeyValueElement<ushort>
 
     public static void Narrow(ReadOnlySpan<float> source, Span<ushort> destination, KernelVariant variant) =>
         Float16Narrowing.Narrow(source, destination, variant);
+
+    public static void Widen(ReadOnlySpan<ushort> source, Span<float> destination, KernelVariant variant) =>
+        Float16Widening.Widen(source, destination, variant);
 }
 
 /// <summary>
-/// The widened load as the vector type a kernel body is specialised for (Vector512/256/128 of float): the type tests
+/// The widened load as the vector type a kernel body is specialised for (Vector512/256/128 of float, or one float for
+/// the scalar lanes): the type tests
 /// are constants per instantiation, so the JIT keeps only the matching branch.
 /// </summary>
 internal static unsafe class KeyValueLoad
@@ -93,6 +106,11 @@ internal static unsafe class KeyValueLoad
         {
             var lanes = TElement.LoadWidened128(source);
             return Unsafe.As<Vector128<float>, TVector>(ref lanes);
+        }
+        if (typeof(TVector) == typeof(float))
+        {
+            float lane = TElement.ToSingle(*source);
+            return Unsafe.As<float, TVector>(ref lane);
         }
         return ThrowUnsupportedVector<TVector>();
     }

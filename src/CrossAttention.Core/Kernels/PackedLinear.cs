@@ -23,6 +23,13 @@ namespace CrossAttention.Core.Kernels;
 /// For at most 12 rows (decode) x is read in place and the weights simply stream.
 /// </para>
 /// <para>
+/// Element type (<see cref="ElementType"/>): the panels hold float32, float16 or bfloat16; biases stay float32. With at
+/// most 12 rows (decode, memory-bound) the tiles load the narrow panels and widen in registers, so a step reads half the
+/// weight bytes. With more rows each [512, 32] weight block is widened once into a float32 scratch block that every row
+/// block of the chunk then reads with the float32 tiles: the conversion is paid once per block, not once per 12 rows.
+/// Widening is exact, so both routes give the same bits.
+/// </para>
+/// <para>
 /// Threads: work items are (row chunk, panel group) pairs claimed dynamically through <see cref="KernelParallel"/>;
 /// with few rows each item is one panel, so both cores stream disjoint halves of the weights.
 /// </para>
@@ -41,29 +48,24 @@ public sealed unsafe class PackedLinear
     private static readonly float[] ZeroStorage = GC.AllocateArray<float>(PanelWidth + 16, pinned: true);
     private static readonly float* Zeros = AlignTo64(ZeroStorage); // the init of a panel without bias
 
-    private readonly float[] _packedStorage; // pinned; holds the panels from a 64-byte aligned offset
-    private readonly float* _panels;         // [panels, in, 32]
+    private readonly byte[] _packedStorage;  // pinned; holds the panels from a 64-byte aligned offset
+    private readonly byte* _panels;          // [panels, in, 32] elements of ElementType
     private readonly float[]? _biasStorage;  // pinned [panels·32], zero-padded
     private readonly float* _bias;
     private readonly int _panelCount;
 
-    private PackedLinear(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures)
+    private PackedLinear(KeyValueElementType elementType, ReadOnlySpan<float> bias, int outFeatures, int inFeatures)
     {
+        ElementType = elementType;
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         _panelCount = (outFeatures + PanelWidth - 1) / PanelWidth;
-        long panelFloats = (long)_panelCount * PanelWidth * inFeatures;
-        if (panelFloats > Array.MaxLength - 16)
-            throw new ArgumentException("The weights are too large to pack.", nameof(weight));
+        long panelBytes = (long)_panelCount * PanelWidth * inFeatures * elementType.Size();
+        if (panelBytes > Array.MaxLength - 64)
+            throw new ArgumentException("The weights are too large to pack.", "weight");
 
-        _packedStorage = GC.AllocateArray<float>((int)panelFloats + 16, pinned: true);
-        _panels = AlignTo64(_packedStorage);
-        for (int o = 0; o < outFeatures; o++)
-        {
-            ReadOnlySpan<float> row = weight.Slice(o * inFeatures, inFeatures);
-            float* panel = _panels + (long)(o / PanelWidth) * PanelWidth * inFeatures + o % PanelWidth;
-            for (int k = 0; k < inFeatures; k++) panel[(long)k * PanelWidth] = row[k];
-        }
+        _packedStorage = GC.AllocateArray<byte>((int)panelBytes + 64, pinned: true);
+        _panels = (byte*)AlignTo64((byte*)Unsafe.AsPointer(ref _packedStorage[0]));
 
         if (!bias.IsEmpty)
         {
@@ -73,24 +75,87 @@ public sealed unsafe class PackedLinear
         }
     }
 
+    /// <summary>W [out, in] of TStorage elements → [panels, in, 32], the padding columns left zero.</summary>
+    private void PackPanels<TStorage>(ReadOnlySpan<TStorage> weight) where TStorage : unmanaged
+    {
+        var panels = (TStorage*)_panels;
+        for (int o = 0; o < OutFeatures; o++)
+        {
+            ReadOnlySpan<TStorage> row = weight.Slice(o * InFeatures, InFeatures);
+            TStorage* panel = panels + (long)(o / PanelWidth) * PanelWidth * InFeatures + o % PanelWidth;
+            for (int k = 0; k < InFeatures; k++) panel[(long)k * PanelWidth] = row[k];
+        }
+    }
+
     public int OutFeatures { get; }
     public int InFeatures { get; }
     public bool HasBias => _biasStorage is not null;
 
+    /// <summary>What the weights are stored as (the bias is float32 whatever this is).</summary>
+    public KeyValueElementType ElementType { get; }
+
     /// <summary>Bytes held by the packed weights and bias (padding included).</summary>
-    public long Bytes => sizeof(float) * ((long)_packedStorage.Length + (_biasStorage?.Length ?? 0));
+    public long Bytes => _packedStorage.Length + sizeof(float) * (long)(_biasStorage?.Length ?? 0);
 
     /// <param name="weight">[outFeatures, inFeatures]</param>
     /// <param name="bias">[outFeatures], or empty for none</param>
-    public static PackedLinear Pack(ReadOnlySpan<float> weight, int outFeatures, int inFeatures, ReadOnlySpan<float> bias)
+    /// <param name="elementType">what to store the weights as (float32 keeps them exactly; the others round to nearest even;
+    /// float16 refuses, with an ArgumentException, a value it cannot hold finitely)</param>
+    public static PackedLinear Pack(ReadOnlySpan<float> weight, int outFeatures, int inFeatures, ReadOnlySpan<float> bias,
+        KeyValueElementType elementType = KeyValueElementType.Float32)
+    {
+        CheckShape(weight.Length, outFeatures, inFeatures, bias);
+        var packed = new PackedLinear(elementType, bias, outFeatures, inFeatures);
+        if (elementType == KeyValueElementType.Float32)
+        {
+            packed.PackPanels(weight);
+            return packed;
+        }
+        ushort[] narrowed = new ushort[weight.Length];
+        if (elementType == KeyValueElementType.BFloat16) BFloat16Narrowing.Narrow(weight, narrowed);
+        else Float16Narrowing.Narrow(weight, narrowed);
+        CheckFinite(narrowed, elementType);
+        packed.PackPanels<ushort>(narrowed);
+        return packed;
+    }
+
+    /// <summary>
+    /// Packs weights already held as float16 or bfloat16 bit patterns, as they are (no float32 detour); float16 ones must
+    /// be finite.
+    /// </summary>
+    /// <param name="weight">[outFeatures, inFeatures] of <paramref name="elementType"/> bit patterns</param>
+    /// <param name="bias">[outFeatures], or empty for none</param>
+    public static PackedLinear Pack(ReadOnlySpan<ushort> weight, KeyValueElementType elementType, int outFeatures, int inFeatures,
+        ReadOnlySpan<float> bias)
+    {
+        if (elementType is not (KeyValueElementType.Float16 or KeyValueElementType.BFloat16))
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "16-bit weights are float16 or bfloat16.");
+        CheckShape(weight.Length, outFeatures, inFeatures, bias);
+        CheckFinite(weight, elementType);
+        var packed = new PackedLinear(elementType, bias, outFeatures, inFeatures);
+        packed.PackPanels(weight);
+        return packed;
+    }
+
+    /// <summary>float16 weights must be finite: the kernels read them with a conversion that is exact for finite values only.</summary>
+    private static void CheckFinite(ReadOnlySpan<ushort> weight, KeyValueElementType elementType)
+    {
+        if (elementType != KeyValueElementType.Float16) return;
+        foreach (ushort bits in weight)
+            if (!FiniteFloat16Element.IsFinite(bits)) ThrowNotFiniteFloat16();
+    }
+
+    private static void ThrowNotFiniteFloat16() => throw new ArgumentException(
+        "weight holds a value that is not finite as float16 (beyond ±65504, or Inf/NaN); store it as bfloat16 or float32.", "weight");
+
+    private static void CheckShape(int weightLength, int outFeatures, int inFeatures, ReadOnlySpan<float> bias)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(outFeatures, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(inFeatures, 1);
-        if (weight.Length != (long)outFeatures * inFeatures)
-            throw new ArgumentException($"weight has {weight.Length} values, expected {outFeatures}×{inFeatures}.", nameof(weight));
+        if (weightLength != (long)outFeatures * inFeatures)
+            throw new ArgumentException($"weight has {weightLength} values, expected {outFeatures}×{inFeatures}.", "weight");
         if (!bias.IsEmpty && bias.Length != outFeatures)
             throw new ArgumentException($"bias has {bias.Length} values, expected {outFeatures}.", nameof(bias));
-        return new PackedLinear(weight, bias, outFeatures, inFeatures);
     }
 
     /// <summary>y [rows, out] = x [rows, in]·Wᵀ + b.</summary>
@@ -109,7 +174,7 @@ public sealed unsafe class PackedLinear
         rowChunks = (rows + chunkRows - 1) / chunkRows;
         int threads = Math.Clamp(maxThreads, 1, KernelParallel.MaxThreads);
         long flops = 2L * rows * InFeatures * OutFeatures;
-        long weightBytes = sizeof(float) * (long)_panelCount * PanelWidth * InFeatures;
+        long weightBytes = (long)ElementType.Size() * _panelCount * PanelWidth * InFeatures;
         if (flops < ParallelMinFlops && weightBytes < ParallelMinWeightBytes) threads = 1;
 
         int panelGroups = 1;
@@ -124,44 +189,74 @@ public sealed unsafe class PackedLinear
         int panelsPerGroup = (_panelCount + panelGroups - 1) / panelGroups;
         panelGroups = (_panelCount + panelsPerGroup - 1) / panelsPerGroup;
 
+        KernelVariant resolved = KernelVariants.Resolve(variant);
         fixed (float* px = x, py = y)
         {
             var work = new Work
             {
                 X = px, Y = py, Rows = rows, ChunkRows = chunkRows, In = InFeatures, Out = OutFeatures,
-                Panels = _panels, Bias = _bias, PanelCount = _panelCount,
-                PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows,
-                Kernel = KernelVariants.Resolve(variant) switch
-                {
-                    KernelVariant.Vector512 => &Gemm<Lanes512, Vector512<float>>.Panel,
-                    KernelVariant.Vector256 => &Gemm<Lanes256, Vector256<float>>.Panel,
-                    KernelVariant.Vector128 => &Gemm<Lanes128, Vector128<float>>.Panel,
-                    _ => &Gemm<LanesScalar, float>.Panel,
-                },
+                Panels = _panels, ElementSize = ElementType.Size(), Bias = _bias, PanelCount = _panelCount,
+                PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows, Variant = resolved,
+                WideKernel = KernelFor<Float32Element, float>(resolved),
             };
+            switch (ElementType)
+            {
+                case KeyValueElementType.BFloat16:
+                    work.Kernel = KernelFor<BFloat16Element, ushort>(resolved);
+                    work.WidenBlock = &WidenBlock<BFloat16Element, ushort>;
+                    break;
+                case KeyValueElementType.Float16:
+                    work.Kernel = KernelFor<FiniteFloat16Element, ushort>(resolved);   // packing let only finite values in
+                    work.WidenBlock = &WidenBlock<FiniteFloat16Element, ushort>;
+                    break;
+                default:
+                    work.Kernel = work.WideKernel;
+                    break;
+            }
             KernelParallel.For(rowChunks * panelGroups, threads, ref work);
         }
     }
+
+    private static delegate*<int, float*, nint, nint, void*, int, float*, nint, float*, void> KernelFor<TElement, TStorage>(
+        KernelVariant resolved)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged => resolved switch
+    {
+        KernelVariant.Vector512 => &Gemm<Lanes512, Vector512<float>>.Panel<TElement, TStorage>,
+        KernelVariant.Vector256 => &Gemm<Lanes256, Vector256<float>>.Panel<TElement, TStorage>,
+        KernelVariant.Vector128 => &Gemm<Lanes128, Vector128<float>>.Panel<TElement, TStorage>,
+        _ => &Gemm<LanesScalar, float>.Panel<TElement, TStorage>,
+    };
+
+    private static void WidenBlock<TElement, TStorage>(void* source, float* destination, int count, KernelVariant variant)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged =>
+        TElement.Widen(new ReadOnlySpan<TStorage>(source, count), new Span<float>(destination, count), variant);
 
     /// <inheritdoc cref="Apply(ReadOnlySpan{float}, int, Span{float}, KernelVariant, int)"/>
     public void Apply(ReadOnlySpan<float> x, int rows, Span<float> y, int maxThreads = 1) =>
         Apply(x, rows, y, KernelVariants.Best, maxThreads);
 
-    private static float* AlignTo64(float[] pinned)
-    {
-        float* p = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref pinned[0]);
-        return (float*)(((nint)p + 63) & ~(nint)63);
-    }
+    private static float* AlignTo64(float[] pinned) => (float*)AlignTo64((byte*)Unsafe.AsPointer(ref pinned[0]));
+
+    private static void* AlignTo64(byte* p) => (void*)(((nint)p + 63) & ~(nint)63);
 
     private static void ThrowTooShort(string name) => throw new ArgumentException("Buffer is too short for the shape.", name);
 
     /// <summary>One call's work; item i is row chunk i / PanelGroups over panel group i % PanelGroups.</summary>
     private struct Work : IParallelBody
     {
-        public float* X, Y, Panels, Bias;
-        public int Rows, ChunkRows, In, Out, PanelCount, PanelGroups, PanelsPerGroup;
+        public float* X, Y, Bias;
+        public byte* Panels;
+        public int Rows, ChunkRows, In, Out, ElementSize, PanelCount, PanelGroups, PanelsPerGroup;
         public bool PackRows;
-        public delegate*<int, float*, nint, nint, float*, int, float*, nint, float*, void> Kernel;
+        public KernelVariant Variant;
+        /// <summary>The tiles over the panels as stored.</summary>
+        public delegate*<int, float*, nint, nint, void*, int, float*, nint, float*, void> Kernel;
+        /// <summary>The float32 tiles, for weight blocks widened into scratch.</summary>
+        public delegate*<int, float*, nint, nint, void*, int, float*, nint, float*, void> WideKernel;
+        /// <summary>Narrow panels only: count elements → float32.</summary>
+        public delegate*<void*, float*, int, KernelVariant, void> WidenBlock;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
@@ -178,14 +273,17 @@ public sealed unsafe class PackedLinear
                     rowStart, chunkRows, blocks, firstPanel, endPanel);
                 return;
             }
-            float[] rented = ArrayPool<float>.Shared.Rent(blocks * RowBlock * In);
+            // Narrow panels: room for one widened [512, 32] weight block after the packed rows, 64-byte aligned.
+            int scratchFloats = WidenBlock == null ? 0 : DepthBlock * PanelWidth + 16;
+            float[] rented = ArrayPool<float>.Shared.Rent(blocks * RowBlock * In + scratchFloats);
             try
             {
                 fixed (float* packed = rented)
                 {
                     PackChunk(X + (nint)rowStart * In, chunkRows, In, packed);
+                    float* scratch = WidenBlock == null ? null : (float*)AlignTo64((byte*)(packed + blocks * RowBlock * In));
                     Multiply(packed, rowStride: 1, kStride: RowBlock, depthBlock: DepthBlock,
-                        rowStart, chunkRows, blocks, firstPanel, endPanel);
+                        rowStart, chunkRows, blocks, firstPanel, endPanel, scratch);
                 }
             }
             finally
@@ -198,7 +296,7 @@ public sealed unsafe class PackedLinear
         // 12·in floats further on both in place and packed.
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Multiply(float* xs, nint rowStride, nint kStride, int depthBlock,
-            int rowStart, int chunkRows, int blocks, int firstPanel, int endPanel)
+            int rowStart, int chunkRows, int blocks, int firstPanel, int endPanel, float* scratch = null)
         {
             // The zero-padded last panel computes into a scratch tile, kept across depth blocks, then copies its columns.
             int tailColumns = Out - (PanelCount - 1) * PanelWidth;
@@ -210,7 +308,14 @@ public sealed unsafe class PackedLinear
                 int kc = Math.Min(depthBlock, In - k0);
                 for (int p = firstPanel; p < endPanel; p++)
                 {
-                    float* w = Panels + ((nint)p * In + k0) * PanelWidth;
+                    void* w = Panels + ((nint)p * In + k0) * PanelWidth * ElementSize;
+                    var kernel = Kernel;
+                    if (scratch != null)
+                    {
+                        WidenBlock(w, scratch, kc * PanelWidth, Variant);
+                        w = scratch;
+                        kernel = WideKernel;
+                    }
                     float* init = k0 > 0 ? null : Bias != null ? Bias + (nint)p * PanelWidth : Zeros;
                     bool isTail = hasTail && p == PanelCount - 1;
                     float* y = isTail ? tail : Y + (nint)rowStart * Out + (nint)p * PanelWidth;
@@ -218,7 +323,7 @@ public sealed unsafe class PackedLinear
                     for (int b = 0; b < blocks; b++)
                     {
                         int r = Math.Min(RowBlock, chunkRows - b * RowBlock);
-                        Kernel(r, xs + (nint)b * RowBlock * In + k0 * kStride, rowStride, kStride, w, kc, y + b * RowBlock * ldy, ldy, init);
+                        kernel(r, xs + (nint)b * RowBlock * In + k0 * kStride, rowStride, kStride, w, kc, y + b * RowBlock * ldy, ldy, init);
                     }
                 }
             }

@@ -15,10 +15,20 @@ public sealed class CrossAttentionLayer
     private readonly PackedLinear _value;
     private readonly PackedLinear _output;
 
+    /// <param name="weightsType">what the four weight matrices are stored as (biases stay float32)</param>
     public CrossAttentionLayer(LinearWeights query, LinearWeights key, LinearWeights value, LinearWeights output,
-        int heads, float? scale = null)
+        int heads, float? scale = null, KeyValueElementType weightsType = KeyValueElementType.Float32)
+        : this(Pack(query, weightsType), Pack(key, weightsType), Pack(value, weightsType), Pack(output, weightsType), heads, scale)
+    {
+    }
+
+    /// <summary>From projections already packed (all four of one element type), e.g. straight from 16-bit checkpoint data.</summary>
+    internal CrossAttentionLayer(PackedLinear query, PackedLinear key, PackedLinear value, PackedLinear output,
+        int heads, float? scale)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
+        if (key.ElementType != query.ElementType || value.ElementType != query.ElementType || output.ElementType != query.ElementType)
+            throw new ArgumentException("q, k, v and output weights must be stored as one element type.");
         int inner = query.OutFeatures;
         if (inner % heads != 0)
             throw new ArgumentException($"q projection has {inner} outputs, not a multiple of {heads} heads.");
@@ -35,10 +45,10 @@ public sealed class CrossAttentionLayer
         SourceDim = key.InFeatures;
         Scale = scale ?? 1f / MathF.Sqrt(HeadDim);
         Biases = new ProjectionBiases(query.HasBias, key.HasBias, value.HasBias, output.HasBias);
-        _query = Pack(query);
-        _key = Pack(key);
-        _value = Pack(value);
-        _output = Pack(output);
+        _query = query;
+        _key = key;
+        _value = value;
+        _output = output;
     }
 
     public int Heads { get; }
@@ -48,6 +58,9 @@ public sealed class CrossAttentionLayer
     public int SourceDim { get; }
     public float Scale { get; }
     public ProjectionBiases Biases { get; }
+
+    /// <summary>What the weights are stored as (the kernels widen them in registers); biases are float32.</summary>
+    public KeyValueElementType WeightsType => _query.ElementType;
 
     /// <summary>Bytes of the packed weights this layer holds.</summary>
     public long WeightBytes => _query.Bytes + _key.Bytes + _value.Bytes + _output.Bytes;
@@ -184,7 +197,8 @@ public sealed class CrossAttentionLayer
 
     private static string StepMessage(int step, string message) => step < 0 ? message : $"Step {step}: {message}";
 
-    private static PackedLinear Pack(LinearWeights w) => PackedLinear.Pack(w.Weight, w.OutFeatures, w.InFeatures, w.Bias);
+    private static PackedLinear Pack(LinearWeights w, KeyValueElementType weightsType) =>
+        PackedLinear.Pack(w.Weight, w.OutFeatures, w.InFeatures, w.Bias, weightsType);
 }
 
 /// <summary>Which projections carry a bias.</summary>

@@ -35,6 +35,12 @@ public sealed class CrossAttentionModel
     public float Scale => Layers[0].Scale;
     public ProjectionBiases Biases => Layers[0].Biases;
 
+    /// <summary>What the weights are stored as (every layer alike when built by the loader or the built-in models).</summary>
+    public KeyValueElementType WeightsType => Layers[0].WeightsType;
+
+    /// <summary>Bytes the packed weights and biases of every layer hold (panel padding included).</summary>
+    public long WeightBytes => Layers.Sum(layer => layer.WeightBytes);
+
     /// <summary>
     /// The least a session's K/V can take for a source of m positions: the K and V values and the mask. The cache itself
     /// adds tile padding and buffer rounding (<see cref="EncodedSource.Bytes"/> is the exact figure); this bound lets a

@@ -1,3 +1,5 @@
+using CrossAttention.Core.Kernels;
+
 namespace CrossAttention.Core.Models;
 
 /// <summary>
@@ -11,8 +13,9 @@ public static class DemoModel
     public const int DefaultHeads = 4;
     private const int Seed = 20261128;
 
+    /// <param name="weightsType">what the weights are stored as (the seeded float32 values, rounded)</param>
     public static CrossAttentionModel Create(int layers = DefaultLayers, int dModel = DefaultDModel, int heads = DefaultHeads,
-        string name = Name)
+        string name = Name, KeyValueElementType weightsType = KeyValueElementType.Float32)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(layers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(dModel, 1);
@@ -23,7 +26,7 @@ public static class DemoModel
         float bound = 1f / MathF.Sqrt(dModel);
         LinearWeights Linear() => new(Uniform(random, dModel * dModel, bound), dModel, dModel, Uniform(random, dModel, bound));
         var list = new CrossAttentionLayer[layers];
-        for (int i = 0; i < layers; i++) list[i] = new CrossAttentionLayer(Linear(), Linear(), Linear(), Linear(), heads);
+        for (int i = 0; i < layers; i++) list[i] = new CrossAttentionLayer(Linear(), Linear(), Linear(), Linear(), heads, weightsType: weightsType);
         return new CrossAttentionModel(name, "demo", list);
     }
 

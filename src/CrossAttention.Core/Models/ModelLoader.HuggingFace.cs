@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Safetensors;
 
 namespace CrossAttention.Core.Models;
@@ -18,7 +19,8 @@ public static partial class ModelLoader
     /// </summary>
     public static IReadOnlyList<string> T5StyleModelTypes { get; } = ["t5", "mt5", "umt5"];
 
-    private static CrossAttentionModel LoadHuggingFace(string folder, string name, JsonElement config)
+    private static CrossAttentionModel LoadHuggingFace(string folder, string name, JsonElement config,
+        KeyValueElementType weightsType)
     {
         string modelType = RequiredString(config, "model_type", ConfigFileName);
         if (BartStyleModelTypes.Contains(modelType))
@@ -27,7 +29,7 @@ public static partial class ModelLoader
             int layers = RequiredPositiveInt(config, "decoder_layers", ConfigFileName);
             return LoadHuggingFaceLayers(folder, name, modelType, heads, "config.json decoder_attention_heads", layers,
                 scale: null, expectedInner: null,
-                i => $"decoder.layers.{i}.encoder_attn.", ["q_proj", "k_proj", "v_proj", "out_proj"]);
+                i => $"decoder.layers.{i}.encoder_attn.", ["q_proj", "k_proj", "v_proj", "out_proj"], weightsType);
         }
         if (T5StyleModelTypes.Contains(modelType))
         {
@@ -37,7 +39,7 @@ public static partial class ModelLoader
                 ?? RequiredPositiveInt(config, "num_layers", ConfigFileName);
             return LoadHuggingFaceLayers(folder, name, modelType, heads, "config.json num_heads", layers,
                 scale: 1f, expectedInner: heads * headDim,
-                i => $"decoder.block.{i}.layer.1.EncDecAttention.", ["q", "k", "v", "o"]);
+                i => $"decoder.block.{i}.layer.1.EncDecAttention.", ["q", "k", "v", "o"], weightsType);
         }
         throw new ModelLoadException($"{ConfigFileName}: model_type '{modelType}' is not supported (supported: " +
             string.Join(", ", BartStyleModelTypes.Concat(T5StyleModelTypes)) + ")");
@@ -47,7 +49,7 @@ public static partial class ModelLoader
     /// <param name="projections">the q, k, v and output projections' names inside that module</param>
     private static CrossAttentionModel LoadHuggingFaceLayers(string folder, string name, string modelType, int heads,
         string headsSource, int layerCount, float? scale, int? expectedInner, Func<int, string> modulePrefix,
-        string[] projections)
+        string[] projections, KeyValueElementType weightsType)
     {
         using var checkpoint = SafetensorsCheckpoint.OpenFolder(folder);
         // …ForConditionalGeneration checkpoints nest the encoder-decoder under "model."; the bare model does not.
@@ -65,7 +67,7 @@ public static partial class ModelLoader
             layers[i] = ReadLayer(i, checkpoint,
                 ProjectionNames.Of(module + projections[0]), ProjectionNames.Of(module + projections[1]),
                 ProjectionNames.Of(module + projections[2]), ProjectionNames.Of(module + projections[3]),
-                heads, headsSource, scale, dims);
+                heads, headsSource, scale, dims, weightsType);
         }
         return new CrossAttentionModel(name, modelType, layers);
     }

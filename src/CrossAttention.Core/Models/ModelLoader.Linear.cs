@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Safetensors;
 
 namespace CrossAttention.Core.Models;
@@ -12,7 +13,8 @@ public static partial class ModelLoader
     /// cross_attention.json names each layer's q, k, v and o modules; sizes come from the tensors,
     /// scale from the optional "scale" (else head_dim^-0.5).
     /// </summary>
-    private static CrossAttentionModel LoadLinear(string folder, string name, JsonElement spec)
+    private static CrossAttentionModel LoadLinear(string folder, string name, JsonElement spec,
+        KeyValueElementType weightsType)
     {
         int heads = RequiredPositiveInt(spec, "heads", CrossAttentionFileName);
         float? scale = null;
@@ -41,7 +43,7 @@ public static partial class ModelLoader
                     ? module
                     : throw new ModelLoadException($"{CrossAttentionFileName}: layers[{i}] has no '{key}' module name"));
             layers.Add(ReadLayer(i, checkpoint, Module("q"), Module("k"), Module("v"), Module("o"),
-                heads, "cross_attention.json heads", scale, dims));
+                heads, "cross_attention.json heads", scale, dims, weightsType));
         }
         return new CrossAttentionModel(name, LinearFamily, layers);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Safetensors;
 
 namespace CrossAttention.Core.Models;
@@ -12,7 +13,8 @@ public static partial class ModelLoader
     /// when kdim = vdim = E, else <c>{prefix}.{q,k,v}_proj_weight</c>; optional <c>in_proj_bias</c> [3E];
     /// <c>out_proj.weight</c> [E, E] with optional bias. One layer, scale head_dim^-0.5.
     /// </summary>
-    private static CrossAttentionModel LoadTorchMha(string folder, string name, JsonElement spec)
+    private static CrossAttentionModel LoadTorchMha(string folder, string name, JsonElement spec,
+        KeyValueElementType weightsType)
     {
         int heads = RequiredPositiveInt(spec, "heads", CrossAttentionFileName);
         string prefix = OptionalString(spec, "prefix", CrossAttentionFileName) ?? "";
@@ -25,7 +27,7 @@ public static partial class ModelLoader
             if (checkpoint.Contains(extra))
                 throw new ModelLoadException($"{checkpoint.FileOf(extra)}: tensor '{extra}' (add_bias_kv) is not supported");
 
-        var output = ReadLinear(checkpoint, ProjectionNames.Of(p + "out_proj"), null, null);
+        var output = ReadLinear(checkpoint, ProjectionNames.Of(p + "out_proj"), null, null, weightsType);
         int embed = output.OutFeatures;
         if (output.InFeatures != embed)
             throw new ModelLoadException($"{checkpoint.FileOf(p + "out_proj.weight")}: tensor '{p}out_proj.weight' has shape " +
@@ -35,29 +37,26 @@ public static partial class ModelLoader
                 $"{heads} heads ({CrossAttentionFileName} heads)");
 
         string packedName = p + "in_proj_weight";
-        float[] qWeight, kWeight, vWeight;
-        int sourceDim;
+        // The q, k and v weights as (matrix, first row): rows 0, E and 2E of one stacked matrix, or row 0 of three.
+        (StoredMatrix Matrix, int FirstRow) qWeight, kWeight, vWeight;
         if (checkpoint.Contains(packedName))
         {
-            var (packed, _, _) = ReadMatrix(checkpoint, packedName, 3 * embed, embed);
-            int block = embed * embed;
-            qWeight = packed.AsSpan(0, block).ToArray();
-            kWeight = packed.AsSpan(block, block).ToArray();
-            vWeight = packed.AsSpan(2 * block, block).ToArray();
-            sourceDim = embed;
+            var stacked = ReadMatrix(checkpoint, packedName, 3 * embed, embed, weightsType);
+            (qWeight, kWeight, vWeight) = ((stacked, 0), (stacked, embed), (stacked, 2 * embed));
         }
         else
         {
             string qName = p + "q_proj_weight", kName = p + "k_proj_weight", vName = p + "v_proj_weight";
             if (!checkpoint.Contains(qName))
                 throw new ModelLoadException($"{checkpoint.SourceName}: tensor '{packedName}' is missing (nor '{qName}')");
-            (qWeight, _, _) = ReadMatrix(checkpoint, qName, embed, embed);
-            (kWeight, _, sourceDim) = ReadMatrix(checkpoint, kName, embed, null);
+            qWeight = (ReadMatrix(checkpoint, qName, embed, embed, weightsType), 0);
+            kWeight = (ReadMatrix(checkpoint, kName, embed, null, weightsType), 0);
+            int sourceDim = kWeight.Matrix.Columns;
             var vInfo = checkpoint.Info(vName);
             if (vInfo.Rank == 2 && vInfo.Shape[0] == embed && vInfo.Shape[1] != sourceDim)
                 throw new ModelLoadException($"{checkpoint.FileOf(vName)}: tensor '{vName}' has shape {vInfo.ShapeText}: " +
                     $"vdim {vInfo.Shape[1]} differs from kdim {sourceDim}, which this engine cannot serve (K and V must read the same source)");
-            (vWeight, _, _) = ReadMatrix(checkpoint, vName, embed, sourceDim);
+            vWeight = (ReadMatrix(checkpoint, vName, embed, sourceDim, weightsType), 0);
         }
 
         float[]? qBias = null, kBias = null, vBias = null;
@@ -71,9 +70,9 @@ public static partial class ModelLoader
         }
 
         var layer = CreateLayer(0,
-            new LinearWeights(qWeight, embed, embed, qBias),
-            new LinearWeights(kWeight, embed, sourceDim, kBias),
-            new LinearWeights(vWeight, embed, sourceDim, vBias),
+            qWeight.Matrix.Pack(qWeight.FirstRow, embed, qBias),
+            kWeight.Matrix.Pack(kWeight.FirstRow, embed, kBias),
+            vWeight.Matrix.Pack(vWeight.FirstRow, embed, vBias),
             output, heads, scale: null);
         return new CrossAttentionModel(name, TorchMhaFamily, [layer]);
     }

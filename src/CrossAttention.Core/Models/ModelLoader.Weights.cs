@@ -1,3 +1,4 @@
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Safetensors;
 
 namespace CrossAttention.Core.Models;
@@ -27,26 +28,26 @@ public static partial class ModelLoader
     /// </summary>
     private static CrossAttentionLayer ReadLayer(int layerIndex, SafetensorsCheckpoint checkpoint,
         ProjectionNames q, ProjectionNames k, ProjectionNames v, ProjectionNames o, int heads, string headsSource,
-        float? scale, LayerDims dims)
+        float? scale, LayerDims dims, KeyValueElementType weightsType)
     {
-        var query = ReadLinear(checkpoint, q, dims.Inner, dims.QueryDim);
+        var query = ReadLinear(checkpoint, q, dims.Inner, dims.QueryDim, weightsType);
         dims.Inner = query.OutFeatures;
         dims.QueryDim = query.InFeatures;
         if (query.OutFeatures % heads != 0)
             throw new ModelLoadException($"{checkpoint.FileOf(q.Weight)}: tensor '{q.Weight}' has {query.OutFeatures} outputs, " +
                 $"not a multiple of {heads} heads ({headsSource})");
-        var key = ReadLinear(checkpoint, k, dims.Inner, dims.SourceDim);
+        var key = ReadLinear(checkpoint, k, dims.Inner, dims.SourceDim, weightsType);
         dims.SourceDim = key.InFeatures;
-        var value = ReadLinear(checkpoint, v, dims.Inner, dims.SourceDim);
-        var output = ReadLinear(checkpoint, o, dims.QueryDim, dims.Inner);
+        var value = ReadLinear(checkpoint, v, dims.Inner, dims.SourceDim, weightsType);
+        var output = ReadLinear(checkpoint, o, dims.QueryDim, dims.Inner, weightsType);
         return CreateLayer(layerIndex, query, key, value, output, heads, scale);
     }
 
     /// <summary>
     /// The layer constructor's own checks, reported as a load failure naming the layer (<see cref="Load"/> adds the folder).
     /// </summary>
-    private static CrossAttentionLayer CreateLayer(int layerIndex, LinearWeights query, LinearWeights key,
-        LinearWeights value, LinearWeights output, int heads, float? scale)
+    private static CrossAttentionLayer CreateLayer(int layerIndex, PackedLinear query, PackedLinear key,
+        PackedLinear value, PackedLinear output, int heads, float? scale)
     {
         try
         {
@@ -60,16 +61,42 @@ public static partial class ModelLoader
 
     /// <param name="rows">the out-features the weight must have, or null to take them from the tensor</param>
     /// <param name="columns">the in-features the weight must have, or null to take them from the tensor</param>
-    private static LinearWeights ReadLinear(SafetensorsCheckpoint checkpoint, ProjectionNames names, int? rows, int? columns)
+    private static PackedLinear ReadLinear(SafetensorsCheckpoint checkpoint, ProjectionNames names, int? rows, int? columns,
+        KeyValueElementType weightsType)
     {
-        var (weight, outFeatures, inFeatures) = ReadMatrix(checkpoint, names.Weight, rows, columns);
-        float[]? bias = checkpoint.Contains(names.Bias) ? ReadVector(checkpoint, names.Bias, outFeatures) : null;
-        return new LinearWeights(weight, outFeatures, inFeatures, bias);
+        var weight = ReadMatrix(checkpoint, names.Weight, rows, columns, weightsType);
+        float[]? bias = checkpoint.Contains(names.Bias) ? ReadVector(checkpoint, names.Bias, weight.Rows) : null;
+        return weight.Pack(0, weight.Rows, bias);
+    }
+
+    /// <summary>
+    /// A weight as read: the 16-bit patterns when the checkpoint stores exactly the type the weights are kept in (no
+    /// float32 detour), float32 values otherwise; packed into <see cref="WeightsType"/> a block of rows at a time.
+    /// </summary>
+    private sealed record StoredMatrix(string Tensor, string File, float[]? Singles, ushort[]? HalfBits, int Rows, int Columns,
+        KeyValueElementType WeightsType)
+    {
+        // The smallest float32 magnitude that rounds to float16 infinity (65504 + half an ulp of 32).
+        private const float Float16Overflow = 65520f;
+
+        /// <param name="bias">[rows], or null for none</param>
+        public PackedLinear Pack(int firstRow, int rows, float[]? bias)
+        {
+            int start = firstRow * Columns, count = rows * Columns;
+            if (HalfBits is not null)
+                return PackedLinear.Pack(HalfBits.AsSpan(start, count), WeightsType, rows, Columns, bias);
+            var values = Singles.AsSpan(start, count);
+            if (WeightsType == KeyValueElementType.Float16 &&
+                System.Numerics.Tensors.TensorPrimitives.MaxMagnitude<float>(values) is float largest && MathF.Abs(largest) >= Float16Overflow)
+                throw new ModelLoadException($"{File}: tensor '{Tensor}' holds {largest}, beyond float16's range (±65504): " +
+                    "serve this model with float32 or bfloat16 weights");
+            return PackedLinear.Pack(values, rows, Columns, bias, WeightsType);
+        }
     }
 
     /// <summary>A rank-2 float tensor [rows, columns], checked against the expected sizes before any data is read.</summary>
-    private static (float[] Values, int Rows, int Columns) ReadMatrix(SafetensorsCheckpoint checkpoint, string tensor,
-        int? rows, int? columns)
+    private static StoredMatrix ReadMatrix(SafetensorsCheckpoint checkpoint, string tensor, int? rows, int? columns,
+        KeyValueElementType weightsType)
     {
         var info = checkpoint.Info(tensor);
         if (info.Rank != 2)
@@ -78,7 +105,11 @@ public static partial class ModelLoader
             throw ShapeError(checkpoint, tensor, info, $"[{rows ?? info.Shape[0]}, {columns ?? info.Shape[1]}]");
         if (info.Shape[0] < 1 || info.Shape[1] < 1 || info.Shape[0] > int.MaxValue || info.Shape[1] > int.MaxValue)
             throw ShapeError(checkpoint, tensor, info, "a weight of 1 to 2³¹−1 rows and columns");
-        return (checkpoint.ReadSingles(tensor), (int)info.Shape[0], (int)info.Shape[1]);
+        bool storedAsIs = (weightsType, info.DType) is (KeyValueElementType.Float16, SafetensorsDType.F16)
+            or (KeyValueElementType.BFloat16, SafetensorsDType.BF16);
+        return new StoredMatrix(tensor, checkpoint.FileOf(tensor),
+            storedAsIs ? null : checkpoint.ReadSingles(tensor), storedAsIs ? checkpoint.ReadHalfBits(tensor) : null,
+            (int)info.Shape[0], (int)info.Shape[1], weightsType);
     }
 
     /// <summary>A rank-1 float tensor of exactly <paramref name="length"/> values.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Safetensors;
 
 namespace CrossAttention.Core.Models;
@@ -19,7 +20,10 @@ public static partial class ModelLoader
 
     /// <param name="folder">the checkpoint folder</param>
     /// <param name="name">the model's name; defaults to the folder's name</param>
-    public static CrossAttentionModel Load(string folder, string? name = null)
+    /// <param name="weightsType">what to store the weights as: F16/BF16 tensors of that same type are packed as they
+    /// are, any other weight type is converted (rounded to nearest even when narrowed)</param>
+    public static CrossAttentionModel Load(string folder, string? name = null,
+        KeyValueElementType weightsType = KeyValueElementType.Float32)
     {
         if (string.IsNullOrWhiteSpace(folder)) throw new ModelLoadException("No model folder was given.");
         try
@@ -34,8 +38,8 @@ public static partial class ModelLoader
                 string format = RequiredString(spec.RootElement, "format", CrossAttentionFileName);
                 return format switch
                 {
-                    TorchMhaFamily => LoadTorchMha(folder, name, spec.RootElement),
-                    LinearFamily => LoadLinear(folder, name, spec.RootElement),
+                    TorchMhaFamily => LoadTorchMha(folder, name, spec.RootElement, weightsType),
+                    LinearFamily => LoadLinear(folder, name, spec.RootElement, weightsType),
                     _ => throw new ModelLoadException(
                         $"{CrossAttentionFileName}: format '{format}' is not supported (supported: {TorchMhaFamily}, {LinearFamily})"),
                 };
@@ -43,7 +47,7 @@ public static partial class ModelLoader
             if (File.Exists(Path.Combine(folder, ConfigFileName)))
             {
                 using var config = ReadJsonObject(folder, ConfigFileName);
-                return LoadHuggingFace(folder, name, config.RootElement);
+                return LoadHuggingFace(folder, name, config.RootElement, weightsType);
             }
             throw new ModelLoadException($"neither {ConfigFileName} (Hugging Face) nor {CrossAttentionFileName} found");
         }

@@ -1,3 +1,5 @@
+using CrossAttention.Core.Kernels;
+
 namespace CrossAttention.Core.Models;
 
 /// <summary>Labelled token vectors: one row of <see cref="Vectors"/> per token.</summary>
@@ -40,7 +42,8 @@ public static class TutorialModel
             [0f, 0.9f, 0.1f, 0.3f],
         ]));
 
-    public static CrossAttentionModel Create()
+    /// <param name="weightsType">what the weights are stored as (its values, 7, 3.5, 1 and 1/heads, are exact in all three)</param>
+    public static CrossAttentionModel Create(KeyValueElementType weightsType = KeyValueElementType.Float32)
     {
         const int inner = Heads * HeadDim;
         var query = new float[inner * DModel];  // [inner, d]
@@ -61,7 +64,7 @@ public static class TutorialModel
         }
         var layer = new CrossAttentionLayer(
             new LinearWeights(query, inner, DModel, null), new LinearWeights(key, inner, DModel, null),
-            new LinearWeights(value, inner, DModel, null), new LinearWeights(output, DModel, inner, null), Heads);
+            new LinearWeights(value, inner, DModel, null), new LinearWeights(output, DModel, inner, null), Heads, weightsType: weightsType);
         return new CrossAttentionModel(Name, "tutorial", [layer]);
     }
 }

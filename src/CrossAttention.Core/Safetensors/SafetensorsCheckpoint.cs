@@ -61,6 +61,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
     /// <inheritdoc cref="SafetensorsFile.ReadSingles"/>
     public float[] ReadSingles(string tensor, bool requireFinite = true) => FileHolding(tensor).ReadSingles(tensor, requireFinite);
 
+    /// <inheritdoc cref="SafetensorsFile.ReadHalfBits"/>
+    public ushort[] ReadHalfBits(string tensor) => FileHolding(tensor).ReadHalfBits(tensor);
+
     public void Dispose()
     {
         _single?.Dispose();

@@ -135,6 +135,31 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// A F16 or BF16 tensor's 16-bit patterns as stored, with no conversion: what weights kept in that same format are
+    /// packed from. Non-finite values (exponent all ones) are refused as <see cref="ReadSingles"/> refuses them.
+    /// </summary>
+    public ushort[] ReadHalfBits(string tensor)
+    {
+        var info = Info(tensor);
+        ushort exponentMask = info.DType switch
+        {
+            SafetensorsDType.F16 => 0x7C00,
+            SafetensorsDType.BF16 => 0x7F80,
+            _ => throw Error(tensor, $"has dtype {info.DType}, not F16 or BF16"),
+        };
+        var result = AllocateFor<ushort>(info);
+        ForEachChunk(info, sizeof(ushort), (bytes, start, count) =>
+        {
+            for (int i = 0; i < count; i++)
+                result[start + i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(i * sizeof(ushort)));
+        });
+        int index = Array.FindIndex(result, bits => (bits & exponentMask) == exponentMask);
+        if (index >= 0)
+            throw Error(tensor, $"holds a non-finite value (bits 0x{result[index]:X4}) at flat index {index}");
+        return result;
+    }
+
     /// <summary>A F64, F32, F16 or BF16 tensor as float64 (for reference data such as test cases).</summary>
     public double[] ReadDoubles(string tensor)
     {
