@@ -23,6 +23,9 @@ public enum SessionSnapshotProblem
 
     /// <summary>A well-formed snapshot of another model (name, layers or shape differ from the model asked for).</summary>
     WrongModel,
+
+    /// <summary>A well-formed snapshot of another owner's session (the store's key and the snapshot disagree).</summary>
+    WrongOwner,
 }
 
 /// <summary>
