@@ -72,6 +72,30 @@ public class SessionSnapshotTests
     }
 
     [Fact]
+    public async Task RegionsLargerThanOneReadChunkLoadWhole()
+    {
+        // m 300 × 256 float32: 300 KiB per region, several of the loader's read chunks; a chunk read to the wrong place
+        // still hashes right (the bytes arrive in order), so only comparing the regions shows it.
+        var model = DemoModel.Create(layers: 2, dModel: 256, heads: 4, name: "snapshot-large");
+        var ledger = new KeyValueLedger(budgetBytes: 64 << 20, poolShareBytes: 0);
+        const int m = 300;
+        using var original = model.Encode(RandomValues(new Random(3), m * 256), m, [], ComputeOptions.Default, ledger.Pool);
+        byte[] blob = WriteToArray(original, Info);
+        using (var viaStream = await LoadStreamAsync(blob, ledger, model))
+        using (var viaSegments = LoadSequence(blob, ledger, SplitEvery(blob, 4093), model))
+        {
+            for (int layer = 0; layer < 2; layer++)
+            {
+                Assert.True(original.Layers[layer].KeyRegion.SequenceEqual(viaStream.Layers[layer].KeyRegion));
+                Assert.True(original.Layers[layer].ValueRegion.SequenceEqual(viaStream.Layers[layer].ValueRegion));
+                Assert.True(original.Layers[layer].KeyRegion.SequenceEqual(viaSegments.Layers[layer].KeyRegion));
+                Assert.True(original.Layers[layer].ValueRegion.SequenceEqual(viaSegments.Layers[layer].ValueRegion));
+            }
+        }
+        Assert.Equal(default, Counted(ledger));
+    }
+
+    [Fact]
     public async Task StreamAndBufferWriterWriteTheSameBytes()
     {
         using var source = Encode(KeyValueElementType.BFloat16, m: 21, masked: true, pool: null);
@@ -278,25 +302,28 @@ public class SessionSnapshotTests
     };
 
     // What a store does: header, reservation, load, holding; a refusal gives the reservation back.
-    private static EncodedSource LoadSequence(byte[] blob, KeyValueLedger ledger, ReadOnlySequence<byte> snapshot)
+    private static EncodedSource LoadSequence(byte[] blob, KeyValueLedger ledger, ReadOnlySequence<byte> snapshot,
+        CrossAttentionModel? model = null)
     {
+        model ??= Model;
         Assert.Equal(blob.Length, snapshot.Length);
         var header = SessionSnapshotHeader.Read(snapshot, ledger.BudgetBytes);
-        header.EnsureMatches(Model);
+        header.EnsureMatches(model);
         Assert.Equal(KeyValueReservationResult.Reserved, ledger.TryReserve(header.EncodedBytes, false, out var reservation));
         using (reservation)
-            return Held(SessionSnapshot.Load(header, snapshot, Model, reservation!, ledger.Pool), ledger, reservation!);
+            return Held(SessionSnapshot.Load(header, snapshot, model, reservation!, ledger.Pool), ledger, reservation!);
     }
 
-    private static async Task<EncodedSource> LoadStreamAsync(byte[] blob, KeyValueLedger ledger)
+    private static async Task<EncodedSource> LoadStreamAsync(byte[] blob, KeyValueLedger ledger, CrossAttentionModel? model = null)
     {
+        model ??= Model;
         using var stream = new TrickleStream(blob);
         var header = await SessionSnapshotHeader.ReadAsync(stream, ledger.BudgetBytes, CancellationToken.None);
-        header.EnsureMatches(Model);
+        header.EnsureMatches(model);
         Assert.Equal(KeyValueReservationResult.Reserved, ledger.TryReserve(header.EncodedBytes, false, out var reservation));
         using (reservation)
         {
-            var loaded = await SessionSnapshot.LoadAsync(header, stream, Model, reservation!, ledger.Pool, CancellationToken.None);
+            var loaded = await SessionSnapshot.LoadAsync(header, stream, model, reservation!, ledger.Pool, CancellationToken.None);
             return Held(loaded, ledger, reservation!);
         }
     }

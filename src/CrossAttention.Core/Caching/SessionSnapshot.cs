@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
@@ -27,14 +29,15 @@ public readonly record struct SessionSnapshotInfo(string Owner, DateTimeOffset C
 public static class SessionSnapshot
 {
     private static readonly byte[] ZeroPadding = new byte[KeyValueLayout.Alignment];
+    private const int LoadChunkBytes = 128 * 1024;
 
     /// <summary>The header a snapshot of <paramref name="source"/> gets (its <see cref="SessionSnapshotHeader.TotalBytes"/> sizes a buffer).</summary>
     public static SessionSnapshotHeader Describe(EncodedSource source, SessionSnapshotInfo info)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(info.Owner);
-        if (System.Text.Encoding.UTF8.GetByteCount(source.ModelName) > SessionSnapshotHeader.MaxNameBytes ||
-            System.Text.Encoding.UTF8.GetByteCount(info.Owner) > SessionSnapshotHeader.MaxNameBytes)
+        if (Encoding.UTF8.GetByteCount(source.ModelName) > SessionSnapshotHeader.MaxNameBytes ||
+            Encoding.UTF8.GetByteCount(info.Owner) > SessionSnapshotHeader.MaxNameBytes)
             throw new ArgumentException($"Model names and owners are at most {SessionSnapshotHeader.MaxNameBytes} UTF-8 bytes in a snapshot.", nameof(info));
         if (info.AbsoluteExpiry < info.CreatedAt || info.SlidingTtl <= TimeSpan.Zero)
             throw new ArgumentException("A session expires after it is created, with a positive sliding TTL.", nameof(info));
@@ -55,7 +58,7 @@ public static class SessionSnapshot
             HeadDim = layout.HeadDim,
             ElementType = layout.ElementType,
             // The keep region is stored only when some position is padding; without one it is rebuilt as all kept.
-            HasMask = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(first.KeepRegion)[..layout.SourceLength]
+            HasMask = MemoryMarshal.Cast<byte, uint>(first.KeepRegion)[..layout.SourceLength]
                 .ContainsAnyExcept(uint.MaxValue),
             CreatedAt = info.CreatedAt.ToUniversalTime(),
             AbsoluteExpiry = info.AbsoluteExpiry.ToUniversalTime(),
@@ -200,8 +203,13 @@ public static class SessionSnapshot
     private static async ValueTask ReadRegionAsync(ISnapshotInput input, Memory<byte> region, byte[] padding, XxHash3 checksum,
         CancellationToken cancellationToken)
     {
-        await input.ReadAsync(region, cancellationToken);
-        checksum.Append(region.Span);
+        // In chunks that stay in L2 between the copy and the hash, so the region crosses memory once.
+        for (int start = 0; start < region.Length; start += LoadChunkBytes)
+        {
+            var chunk = region[start..Math.Min(region.Length, start + LoadChunkBytes)];
+            await input.ReadAsync(chunk, cancellationToken);
+            checksum.Append(chunk.Span);
+        }
         var gap = padding.AsMemory(0, Padding(region.Length).Length);
         await input.ReadAsync(gap, cancellationToken);
         if (gap.Span.ContainsAnyExcept((byte)0))
@@ -212,7 +220,7 @@ public static class SessionSnapshot
     // Written by a writer that checksummed them, these hold; checked anyway because the kernels rely on them.
     private static void CheckKeepLanes(KeyValueLayout layout, ReadOnlySpan<byte> region)
     {
-        var lanes = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(region); // [tiles·16]
+        var lanes = MemoryMarshal.Cast<byte, uint>(region); // [tiles·16]
         var positions = lanes[..layout.SourceLength];
         if (positions.ContainsAnyExcept(0u, uint.MaxValue) || lanes[layout.SourceLength..].ContainsAnyExcept(0u))
             throw new SessionSnapshotException(SessionSnapshotProblem.Malformed, "the keep lanes hold values other than all ones and zero.");
