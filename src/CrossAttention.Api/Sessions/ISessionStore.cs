@@ -22,7 +22,8 @@ public interface ISessionStore
 
     /// <summary>
     /// The owner's live session with this id (its sliding TTL restarts), or null when unknown, deleted, expired, or
-    /// another owner's.
+    /// another owner's. A store that loads sessions from a shared tier and has no room for this one throws
+    /// ServerBusyException (503, retry) rather than answering null for a session that exists.
     /// </summary>
     ValueTask<SessionEntry?> GetAsync(SessionKey key, CancellationToken cancellationToken);
 

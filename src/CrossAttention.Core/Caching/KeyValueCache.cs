@@ -164,6 +164,18 @@ public sealed unsafe class KeyValueCache : IDisposable
         return cache;
     }
 
+    /// <summary>
+    /// Rents the buffers of a cache whose regions the caller fills in place before sharing it (a session snapshot
+    /// being loaded: the bytes go from the input straight into the pooled buffers, with no copy in between).
+    /// </summary>
+    internal static KeyValueCache Rent(KeyValueLayout layout, KeyValueBufferPool? pool) => new(layout, pool);
+
+    // The regions as memory: asynchronous reads and writes of snapshots take Memory, not spans. Writable only for a cache
+    // from Rent that nobody else sees yet.
+    internal Memory<byte> KeyMemory => _keys.Memory(Layout.KeyBytes);
+    internal Memory<byte> ValueMemory => _values.Memory(Layout.ValueBytes);
+    internal Memory<byte> KeepMemory => _keep.Memory(Layout.KeepBytes);
+
     /// <summary>A pinned buffer and the 64-byte aligned start of the region inside it.</summary>
     private readonly struct Region
     {
@@ -183,6 +195,8 @@ public sealed unsafe class KeyValueCache : IDisposable
         public ReadOnlySpan<byte> Span(long bytes) => Store.AsSpan(Offset, (int)bytes);
 
         public Span<byte> Writable(long bytes) => Store.AsSpan(Offset, (int)bytes);
+
+        public Memory<byte> Memory(long bytes) => Store.AsMemory(Offset, (int)bytes);
 
         // Over-allocated so the start can be aligned.
         public static Region Rent(long bytes, KeyValueBufferPool? pool)

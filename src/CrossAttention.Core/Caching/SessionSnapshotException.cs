@@ -1,0 +1,39 @@
+namespace CrossAttention.Core.Caching;
+
+/// <summary>What is wrong with a session snapshot that was refused.</summary>
+public enum SessionSnapshotProblem
+{
+    /// <summary>The input ended before the bytes its header promises.</summary>
+    Truncated,
+
+    /// <summary>The first bytes are not a session snapshot's magic.</summary>
+    NotASnapshot,
+
+    /// <summary>A format version this build does not read.</summary>
+    UnsupportedVersion,
+
+    /// <summary>A header field or a region holds a value the format does not allow (or trailing bytes follow it).</summary>
+    Malformed,
+
+    /// <summary>The snapshot is larger than the caller allows (or than one buffer can hold).</summary>
+    Oversized,
+
+    /// <summary>The content does not match its checksum: damaged in storage or in transit.</summary>
+    ChecksumMismatch,
+
+    /// <summary>A well-formed snapshot of another model (name, layers or shape differ from the model asked for).</summary>
+    WrongModel,
+
+    /// <summary>A well-formed snapshot of another owner's session (the store's key and the snapshot disagree).</summary>
+    WrongOwner,
+}
+
+/// <summary>
+/// A session snapshot was refused: nothing was kept from it, and the buffers rented for it went back to the pool. The
+/// message says what was wrong, so an operator can tell a damaged blob from a model that changed.
+/// </summary>
+public sealed class SessionSnapshotException(SessionSnapshotProblem problem, string reason)
+    : Exception($"Session snapshot refused ({problem}): {reason}")
+{
+    public SessionSnapshotProblem Problem { get; } = problem;
+}
