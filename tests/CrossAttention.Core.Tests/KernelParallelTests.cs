@@ -94,7 +94,9 @@ public class KernelParallelTests
     [Fact]
     public unsafe void EveryIndexRunsExactlyOnceWhileTheWorkerNeverShowsUp()
     {
-        using var held = new ManualResetEventSlim(false);
+        // Not disposed: a worker that read the hook just before it is cleared still calls it after this test ends,
+        // and waiting on a disposed event throws on that worker thread, which ends the whole test process.
+        var held = new ManualResetEventSlim(false);
         KernelParallel.BeforeWorkerJoinsForTests = () => held.Wait();
         try
         {
@@ -122,7 +124,7 @@ public class KernelParallelTests
     public unsafe void EveryIndexRunsExactlyOnceWhenTheWorkerJoinsLate()
     {
         const int count = 64, rounds = 200;
-        using var lateJoin = new SemaphoreSlim(0);
+        var lateJoin = new SemaphoreSlim(0); // not disposed, as in the test above
         // Each wake-up of the worker waits until some thread has run the loop's middle item, so it arrives with
         // about half of the items already taken (or none left, or in a later loop).
         KernelParallel.BeforeWorkerJoinsForTests = () => lateJoin.Wait(millisecondsTimeout: 1000);

@@ -27,10 +27,11 @@ internal static unsafe class DecodeAttentionVectorized
         int paddedHeadDim = chunks * TLanes.Count;
         int inner = job.Heads * headDim;
 
-        float* scratch = DecodeAttentionScratch.Get(n * paddedLength + n * paddedHeadDim + n);
+        float* scratch = DecodeAttentionScratch.Get(n * paddedLength + 2 * n * paddedHeadDim + n);
         float* weights = scratch;                                   // [n, paddedLength]
         float* accumulators = weights + n * paddedLength;           // [n, paddedHeadDim]
-        float* inverseSums = accumulators + n * paddedHeadDim;      // [n]
+        float* oddPartials = accumulators + n * paddedHeadDim;      // [n, paddedHeadDim]
+        float* inverseSums = oddPartials + n * paddedHeadDim;       // [n]
 
         for (int h = headStart; h < headEnd; h++)
         {
@@ -41,7 +42,8 @@ internal static unsafe class DecodeAttentionVectorized
             Scores<TElement, TStorage, TLanes, TVector>(queryHead, inner, n, keyHead, tiles, headDim, weights, paddedLength);
             for (int i = 0; i < n; i++)
                 inverseSums[i] = Softmax<TLanes, TVector>(weights + i * paddedLength, job.KeepBits, paddedLength, job.Scale);
-            WeightedSum<TElement, TStorage, TLanes, TVector>(weights, paddedLength, n, valueHead, m, headDim, chunks, accumulators, paddedHeadDim);
+            WeightedSum<TElement, TStorage, TLanes, TVector>(weights, paddedLength, n, valueHead, m, headDim, chunks, accumulators,
+                oddPartials, paddedHeadDim);
 
             for (int i = 0; i < n; i++)
             {
@@ -249,45 +251,48 @@ internal static unsafe class DecodeAttentionVectorized
     }
 
     // accumulators[i, :] = Σ_j weights[i, j] · V[j, :]. Rows are taken in blocks that stay in L1 while every query
-    // passes over them; the head dimension in groups of four vectors (registers), then single vectors.
+    // passes over them; the head dimension in groups of four vectors (registers), then single vectors. A query's sums
+    // do not depend on the block size, which depends on n: batched steps get the bits they would get alone.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightedSum<TElement, TStorage, TLanes, TVector>(float* weights, int paddedLength, int n, TStorage* valueHead, int m,
-        int headDim, int chunks, float* accumulators, int paddedHeadDim)
+        int headDim, int chunks, float* accumulators, float* oddPartials, int paddedHeadDim)
         where TElement : struct, IKeyValueElement<TStorage>
         where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
         int w = TLanes.Count;
-        int blockRows = n == 1 ? m : Math.Max(16, ValueBlockBytes / (headDim * sizeof(TStorage)));
+        // Even, so every block starts at an even row and a single vector's even and odd chains stay those of one pass.
+        int blockRows = n == 1 ? m : Math.Max(16, ValueBlockBytes / (headDim * sizeof(TStorage))) & ~1;
         for (int start = 0; start < m; start += blockRows)
         {
             int end = Math.Min(m, start + blockRows);
-            bool first = start == 0;
+            bool first = start == 0, last = end == m;
             int i = 0;
             for (; i + 2 <= n; i += 2)
             {
                 float* p0 = weights + i * paddedLength, p1 = p0 + paddedLength;
                 float* acc0 = accumulators + i * paddedHeadDim, acc1 = acc0 + paddedHeadDim;
+                float* odd0 = oddPartials + i * paddedHeadDim, odd1 = odd0 + paddedHeadDim;
                 int c = 0;
                 for (; c + 4 <= chunks; c += 4)
                     SumTwoQueriesFourChunks<TElement, TStorage, TLanes, TVector>(p0, p1, valueHead + c * w, headDim, start, end,
                         acc0 + c * w, acc1 + c * w, first);
                 for (; c < chunks; c++)
                 {
-                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p0, valueHead + c * w, headDim, start, end, acc0 + c * w, first);
-                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p1, valueHead + c * w, headDim, start, end, acc1 + c * w, first);
+                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p0, valueHead + c * w, headDim, start, end, acc0 + c * w, odd0 + c * w, first, last);
+                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p1, valueHead + c * w, headDim, start, end, acc1 + c * w, odd1 + c * w, first, last);
                 }
             }
             if (i < n)
             {
                 float* p = weights + i * paddedLength;
-                float* acc = accumulators + i * paddedHeadDim;
+                float* acc = accumulators + i * paddedHeadDim, odd = oddPartials + i * paddedHeadDim;
                 int c = 0;
                 for (; c + 4 <= chunks; c += 4)
                     SumFourChunks<TElement, TStorage, TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, first);
                 for (; c < chunks; c++)
-                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, first);
+                    SumOneChunk<TElement, TStorage, TLanes, TVector>(p, valueHead + c * w, headDim, start, end, acc + c * w, odd + c * w, first, last);
             }
         }
     }
@@ -359,15 +364,16 @@ internal static unsafe class DecodeAttentionVectorized
     }
 
     // Lanes past headDim read the next row (or the value region's zero padding after the last row); they are never written out.
+    // Two chains (even and odd rows; start is even) carried across blocks in acc and oddPartial, added after the last block.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumOneChunk<TElement, TStorage, TLanes, TVector>(float* p, TStorage* values, int headDim, int start, int end,
-        float* acc, bool first)
+        float* acc, float* oddPartial, bool first, bool last)
         where TElement : struct, IKeyValueElement<TStorage>
         where TStorage : unmanaged
         where TLanes : struct, IFloatLanes<TVector>
         where TVector : struct
     {
-        TVector even = first ? TLanes.Zero : TLanes.Load(acc), odd = TLanes.Zero;
+        TVector even = first ? TLanes.Zero : TLanes.Load(acc), odd = first ? TLanes.Zero : TLanes.Load(oddPartial);
         TStorage* row = values + (long)start * headDim;
         int j = start;
         for (; j + 2 <= end; j += 2, row += 2 * headDim)
@@ -376,7 +382,13 @@ internal static unsafe class DecodeAttentionVectorized
             odd = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row + headDim), TLanes.Broadcast(p[j + 1]), odd);
         }
         if (j < end) even = TLanes.MultiplyAdd(KeyValueLoad.Widened<TElement, TStorage, TVector>(row), TLanes.Broadcast(p[j]), even);
-        TLanes.Store(TLanes.Add(even, odd), acc);
+        if (last)
+        {
+            TLanes.Store(TLanes.Add(even, odd), acc);
+            return;
+        }
+        TLanes.Store(even, acc);
+        TLanes.Store(odd, oddPartial);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -168,14 +168,16 @@ public sealed unsafe class PackedLinear
         if (rows == 0) return;
 
         bool packRows = rows > RowBlock;
-        // Chunks of equal size (in whole row blocks), so the last one is not a sliver that leaves a thread idle.
-        int rowChunks = (rows + RowChunk - 1) / RowChunk;
-        int chunkRows = ((rows + rowChunks - 1) / rowChunks + RowBlock - 1) / RowBlock * RowBlock;
-        rowChunks = (rows + chunkRows - 1) / chunkRows;
         int threads = Math.Clamp(maxThreads, 1, KernelParallel.MaxThreads);
         long flops = 2L * rows * InFeatures * OutFeatures;
         long weightBytes = (long)ElementType.Size() * _panelCount * PanelWidth * InFeatures;
         if (flops < ParallelMinFlops && weightBytes < ParallelMinWeightBytes) threads = 1;
+        // Row chunks of whole row blocks, at most RowChunk rows, their sizes differing by one block at most, and as many
+        // as a multiple of the threads: 1024 rows made 10 chunks of 96 and one of 64, so one thread ran six of the
+        // eleven and the other waited (now 12 of 84 or 96 rows).
+        int rowBlocks = (rows + RowBlock - 1) / RowBlock;
+        int rowChunks = (rowBlocks + RowChunk / RowBlock - 1) / (RowChunk / RowBlock);
+        if (threads > 1 && packRows) rowChunks = Math.Min(rowBlocks, (rowChunks + threads - 1) / threads * threads);
 
         int panelGroups = 1;
         if (threads > 1)
@@ -194,7 +196,7 @@ public sealed unsafe class PackedLinear
         {
             var work = new Work
             {
-                X = px, Y = py, Rows = rows, ChunkRows = chunkRows, In = InFeatures, Out = OutFeatures,
+                X = px, Y = py, Rows = rows, RowBlocks = rowBlocks, RowChunks = rowChunks, In = InFeatures, Out = OutFeatures,
                 Panels = _panels, ElementSize = ElementType.Size(), Bias = _bias, PanelCount = _panelCount,
                 PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows, Variant = resolved,
                 WideKernel = KernelFor<Float32Element, float>(resolved),
@@ -243,12 +245,15 @@ public sealed unsafe class PackedLinear
 
     private static void ThrowTooShort(string name) => throw new ArgumentException("Buffer is too short for the shape.", name);
 
-    /// <summary>One call's work; item i is row chunk i / PanelGroups over panel group i % PanelGroups.</summary>
+    /// <summary>
+    /// One call's work; item i is row chunk i / PanelGroups over panel group i % PanelGroups. Chunk c holds row blocks
+    /// [c·RowBlocks / RowChunks, (c + 1)·RowBlocks / RowChunks).
+    /// </summary>
     private struct Work : IParallelBody
     {
         public float* X, Y, Bias;
         public byte* Panels;
-        public int Rows, ChunkRows, In, Out, ElementSize, PanelCount, PanelGroups, PanelsPerGroup;
+        public int Rows, RowBlocks, RowChunks, In, Out, ElementSize, PanelCount, PanelGroups, PanelsPerGroup;
         public bool PackRows;
         public KernelVariant Variant;
         /// <summary>The tiles over the panels as stored.</summary>
@@ -261,8 +266,9 @@ public sealed unsafe class PackedLinear
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
         {
-            int rowStart = index / PanelGroups * ChunkRows;
-            int chunkRows = Math.Min(ChunkRows, Rows - rowStart);
+            int chunk = index / PanelGroups;
+            int rowStart = (int)((long)chunk * RowBlocks / RowChunks) * RowBlock;
+            int chunkRows = Math.Min((int)((long)(chunk + 1) * RowBlocks / RowChunks) * RowBlock, Rows) - rowStart;
             int firstPanel = index % PanelGroups * PanelsPerGroup;
             int endPanel = Math.Min(PanelCount, firstPanel + PanelsPerGroup);
             int blocks = (chunkRows + RowBlock - 1) / RowBlock;

@@ -84,7 +84,7 @@ public sealed class CrossAttentionLayer
             _key.Apply(source, sourceLength, k, options.Variant, options.MaxThreads);   // [m, inner]
             _value.Apply(source, sourceLength, v, options.Variant, options.MaxThreads); // [m, inner]
             return KeyValueCache.Create(k.AsSpan(0, size), v.AsSpan(0, size), sourceLength, Heads, HeadDim, mask, pool,
-                elementType);
+                elementType, options.MaxThreads);
         }
         finally
         {
