@@ -99,6 +99,23 @@ public class DecodeAttentionElementTypeTests
         using (var cache = Cache(storage, shape, data)) Assert.Equal(overflows, cache.HoldsNonFiniteValues());
     }
 
+    [Theory]
+    [MemberData(nameof(KernelVariantCases))]
+    public void AFloat16CacheHoldingInfinityDecodesAsTheReferenceDoes(KernelVariant variant)
+    {
+        // Finite float16 caches take a cheaper read that would turn Inf into a finite number: this one must not.
+        var shape = new Shape(40, 16, 1, 2);
+        var data = Data.Random(shape, new Random(13), maskPadding: false);
+        data.Values[shape.M * shape.HeadDim + 5] = 1e6f;   // head 1 overflows to +Inf in float16
+        var result = Run(Storage.Float16, variant, maxThreads: 1, shape, data, withAttention: false);
+        var expected = Reference(shape, data.Queries, RoundTrip(Storage.Float16, data.Keys), RoundTrip(Storage.Float16, data.Values), data.Mask);
+        for (int i = 0; i < result.Context.Length; i++)
+            Assert.Equal(float.IsFinite(expected.Context[i]), float.IsFinite(result.Context[i]));
+        Assert.Contains(result.Context, value => !float.IsFinite(value));
+    }
+
+    public static TheoryData<KernelVariant> KernelVariantCases() => new(KernelVariants.Supported);
+
     // ---- helpers ----
 
     private sealed record Shape(int M, int HeadDim, int N, int Heads);

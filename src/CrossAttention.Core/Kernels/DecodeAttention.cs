@@ -50,6 +50,9 @@ public static unsafe class DecodeAttention
     {
         switch (job.ElementType) // validated by the layout
         {
+            case KeyValueElementType.Float16 when job.AllFinite:
+                RunHeads<FiniteFloat16Element, ushort>(job, headStart, headEnd);   // bit for bit the full read on finite values
+                break;
             case KeyValueElementType.Float16:
                 RunHeads<Float16Element, ushort>(job, headStart, headEnd);
                 break;
@@ -102,6 +105,7 @@ internal readonly unsafe struct DecodeAttentionJob
         KeyTiles = keyValues.Keys;
         ValueRows = keyValues.Values;
         ElementType = layout.ElementType;
+        AllFinite = keyValues.AllFinite;
         KeepBits = (float*)keyValues.Keep;
         Heads = layout.Heads;
         SourceLength = layout.SourceLength;
@@ -118,6 +122,7 @@ internal readonly unsafe struct DecodeAttentionJob
     public byte* KeyTiles { get; }       // [heads, tiles, headDim, 16] of ElementType
     public byte* ValueRows { get; }      // [heads, m, headDim] of ElementType
     public KeyValueElementType ElementType { get; }
+    public bool AllFinite { get; }               // no ±Inf or NaN stored: the cheaper float16 read is exact
     public float* KeepBits { get; }      // [tiles·16]
     public int Heads { get; }
     public int SourceLength { get; }

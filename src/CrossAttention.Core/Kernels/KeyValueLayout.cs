@@ -259,8 +259,9 @@ public readonly record struct KeyValueLayout
 /// </summary>
 public readonly unsafe struct KeyValueView
 {
-    internal KeyValueView(KeyValueLayout layout, byte* keys, byte* values, byte* keep, object owner)
+    internal KeyValueView(KeyValueLayout layout, byte* keys, byte* values, byte* keep, object owner, bool allFinite = false)
     {
+        AllFinite = allFinite;
         Layout = layout;
         Keys = keys;
         Values = values;
@@ -274,6 +275,8 @@ public readonly unsafe struct KeyValueView
     internal byte* Values { get; }  // [heads, m, headDim] + padding
     internal byte* Keep { get; }    // [tiles·16] uint32
     internal object? Owner { get; }
+    /// <summary>True when the owner has checked that no stored K or V element is ±Inf or NaN (cheaper float16 reads).</summary>
+    internal bool AllFinite { get; }
 
     internal bool IsDefault => Owner is null;
 }
