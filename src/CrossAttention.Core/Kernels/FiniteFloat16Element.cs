@@ -8,7 +8,7 @@ namespace CrossAttention.Core.Kernels;
 /// float16 weights read as float32 lanes in three operations a vector (after a sign-extending load), for storage known
 /// to hold finite values only: <see cref="PackedLinear"/> refuses float16 weights that are not finite, so its panels
 /// qualify; a float16 K/V cache uses it once it has checked that it holds no ±Inf or NaN
-/// (<see cref="Caching.KeyValueCache.HoldsNonFiniteValues"/>, scanned once), and the full <see cref="Float16Element"/> otherwise.
+/// (`KeyValueView.AllFinite`, set by its owner after one scan), and the full <see cref="Float16Element"/> otherwise.
 /// </summary>
 /// <remarks>
 /// The sign-extended pattern shifted left by 13 puts the sign in bit 31 and exponent and mantissa in bits 27..13; masking
