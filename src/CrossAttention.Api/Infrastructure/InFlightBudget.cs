@@ -45,6 +45,7 @@ public sealed class InFlightReservation(InFlightBudget budget) : IDisposable
 {
     private static readonly object ItemKey = new();
     private long _bytes;
+    private int _disposed;
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
@@ -65,6 +66,9 @@ public sealed class InFlightReservation(InFlightBudget budget) : IDisposable
             throw new ServerBusyException($"The server is holding as many request bytes as Limits:MaxInFlightBytes ({budget.LimitBytes}) " +
                 $"allows; {what} needs {bytes} more. Retry shortly.");
         Interlocked.Add(ref _bytes, bytes);
+        // Work that outlives its request (a step finishing after the client went away) must not leave bytes behind:
+        // a reservation taken after Dispose gives them straight back, as nothing would dispose it again.
+        if (Volatile.Read(ref _disposed) != 0) budget.Release(Interlocked.Exchange(ref _bytes, 0));
     }
 
     public void Release(long bytes)
@@ -74,7 +78,11 @@ public sealed class InFlightReservation(InFlightBudget budget) : IDisposable
         budget.Release(bytes);
     }
 
-    public void Dispose() => budget.Release(Interlocked.Exchange(ref _bytes, 0));
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, 1);
+        budget.Release(Interlocked.Exchange(ref _bytes, 0));
+    }
 }
 
 /// <summary>The server has no room for this request right now (in-flight budget, request queue): 503 + Retry-After.</summary>
