@@ -97,9 +97,11 @@ internal static class RequestBody
         long maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes) return (Array.Empty<byte>(), 0, TooLarge(maxBytes));
-        // Our own bound is checked below; lift the server's default one to it so the two never disagree.
+        // Our own bound is checked below. Kestrel's freezes at the first read, so it is set to what a refusal may still
+        // drain afterwards (a chunked body over our bound then hears its 413 instead of a reset).
         if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
-            sizeLimit.MaxRequestBodySize = maxBytes + 1;
+            sizeLimit.MaxRequestBodySize = Math.Max(maxBytes + 1, RefusedBodyDrainMiddleware.LimitBytes(
+                request.HttpContext.RequestServices.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits));
         var services = request.HttpContext.RequestServices;
         var timeout = TimeSpan.FromSeconds(services.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits.RequestBodyTimeoutSeconds);
         using var deadline = new CancellationTokenSource(timeout, services.GetRequiredService<TimeProvider>());

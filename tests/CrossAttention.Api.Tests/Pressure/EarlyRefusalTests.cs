@@ -33,7 +33,7 @@ public class EarlyRefusalTests
     /// A JSON encode body of <paramref name="length"/> bytes streamed in 64 KiB writes (never buffered whole): a source
     /// whose first row is <paramref name="firstRow"/>, then padding.
     /// </summary>
-    private sealed class StreamedEncode(long length, string firstRow = "[0.5]") : HttpContent
+    private sealed class StreamedEncode(long length, string firstRow = "[0.5]", bool declareLength = true) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
@@ -48,7 +48,7 @@ public class EarlyRefusalTests
         protected override bool TryComputeLength(out long length1)
         {
             length1 = length;
-            return true;
+            return declareLength; // false: sent chunked, its size unknown until it ends
         }
     }
 
@@ -68,6 +68,18 @@ public class EarlyRefusalTests
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Contains("Limits:MaxRequestBytes", problem["detail"]!.GetValue<string>());
         // The connection was drained, not cut: the same client goes on.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/models")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A413ForAChunkedBodyOverTheLimitReachesTheUploadingClient()
+    {
+        using var factory = new Factory();
+        using var client = await factory.StartAsync();
+        // No Content-Length: the limit is found while reading, after which Kestrel's own limit can no longer change.
+        var response = await client.SendAsync(Encode(new StreamedEncode(40L << 20, declareLength: false)));
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Contains("Limits:MaxRequestBytes", problem["detail"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/models")).StatusCode);
     }
 
