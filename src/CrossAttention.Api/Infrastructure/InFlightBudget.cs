@@ -73,9 +73,20 @@ public sealed class InFlightReservation(InFlightBudget budget) : IDisposable
 
     public void Release(long bytes)
     {
-        bytes = Math.Min(bytes, Interlocked.Read(ref _bytes));
-        Interlocked.Add(ref _bytes, -bytes);
-        budget.Release(bytes);
+        // Taken out of this reservation atomically, so a concurrent Dispose can never give the same bytes back twice.
+        long current = Interlocked.Read(ref _bytes);
+        while (true)
+        {
+            long take = Math.Min(bytes, current);
+            if (take <= 0) return;
+            long seen = Interlocked.CompareExchange(ref _bytes, current - take, current);
+            if (seen == current)
+            {
+                budget.Release(take);
+                return;
+            }
+            current = seen;
+        }
     }
 
     public void Dispose()

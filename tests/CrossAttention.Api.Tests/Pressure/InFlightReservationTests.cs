@@ -43,4 +43,17 @@ public class InFlightReservationTests
         Assert.Throws<ServerBusyException>(() => reservation.Reserve(200, "a response"));
         Assert.Equal(900, budget.ReservedBytes);
     }
+
+    [Fact]
+    public void ReleasingMoreThanIsHeldGivesBackOnlyWhatIsHeld()
+    {
+        var budget = Budget(1000);
+        var reservation = new InFlightReservation(budget);
+        reservation.Reserve(300, "a body");
+        reservation.Release(500);
+        Assert.Equal(0, budget.ReservedBytes);
+        reservation.Dispose();
+        reservation.Release(100);
+        Assert.Equal(0, budget.ReservedBytes);
+    }
 }
