@@ -52,8 +52,10 @@ public sealed class SessionEntry : IKeyValueHolder
     {
         get
         {
-            var sliding = new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero) + SlidingTtl;
-            return sliding < AbsoluteExpiry ? sliding : AbsoluteExpiry;
+            // Compared before adding: a sliding TTL past the absolute expiry (one from a snapshot, say) must not
+            // overflow DateTimeOffset.
+            var lastUsed = new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero);
+            return SlidingTtl < AbsoluteExpiry - lastUsed ? lastUsed + SlidingTtl : AbsoluteExpiry;
         }
     }
 

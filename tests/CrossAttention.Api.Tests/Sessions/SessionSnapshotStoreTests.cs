@@ -86,6 +86,16 @@ public sealed class SessionSnapshotStoreTests : IDisposable
     }
 
     [Fact]
+    public void ASlidingTtlBeyondTheLifetimeExpiresAtTheLifetimeWithoutOverflow()
+    {
+        // A snapshot's header can carry any sliding TTL: the expiry must not overflow DateTimeOffset on it.
+        var encoded = Model.Encode(new float[3 * 64], 3, default, ComputeOptions.Default);
+        var entry = new SessionEntry(Key, Model, encoded, _time.GetUtcNow(), TimeSpan.MaxValue, TimeSpan.FromHours(1));
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromHours(1), entry.ExpiresAt);
+        encoded.Dispose();
+    }
+
+    [Fact]
     public void SessionThatRecordsAttentionIsNotWritten()
     {
         var encoded = Model.Encode(new float[3 * 64], 3, default, ComputeOptions.Default);
