@@ -119,7 +119,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll of this repository (built in Release by the project reference).</summary>
+    /// <summary>src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll of this repository (built in Release by this project's BuildServiceInRelease target).</summary>
     private static string ApiAssemblyPath()
     {
         var here = new DirectoryInfo(AppContext.BaseDirectory); // tests/CrossAttention.Pressure.Tests/bin/<Configuration>/net10.0/

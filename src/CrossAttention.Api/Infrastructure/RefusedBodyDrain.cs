@@ -12,13 +12,18 @@ namespace CrossAttention.Api.Infrastructure;
 /// read and thrown away, as nginx's lingering close and Kestrel's own draining (5 s, not configurable) do: nothing is
 /// kept (the bytes never leave the server's own buffers), so it costs no in-flight budget and no permit; Kestrel's
 /// minimum data rate still cuts a client that stalls. Bounded by <see cref="LimitBytes"/> (2 × Limits:MaxRequestBytes,
-/// so a body just over the limit still hears its 413) and Limits:RequestBodyTimeoutSeconds; past either the
-/// connection is cut.
+/// so a body just over the limit still hears its 413) and <see cref="DrainSeconds"/> (or Limits:RequestBodyTimeoutSeconds
+/// if shorter); past either the connection is cut.
 /// </summary>
 internal sealed class RefusedBodyDrainMiddleware(RequestDelegate next, IOptions<CrossAttentionOptions> options, TimeProvider time)
 {
     private readonly long _limitBytes = LimitBytes(options.Value.Limits);
-    private readonly TimeSpan _timeout = TimeSpan.FromSeconds(options.Value.Limits.RequestBodyTimeoutSeconds);
+    // Short, like nginx's lingering close (5 s): a refused client, unauthenticated or turned away at admission, must not
+    // keep its connection for the whole body timeout by trickling.
+    private readonly TimeSpan _timeout = TimeSpan.FromSeconds(Math.Min(DrainSeconds, options.Value.Limits.RequestBodyTimeoutSeconds));
+
+    /// <summary>Most seconds spent discarding a refused body.</summary>
+    public const int DrainSeconds = 10;
 
     /// <summary>Most body bytes discarded after a refusal.</summary>
     public static long LimitBytes(LimitsOptions limits) => 2 * limits.MaxRequestBytes;
