@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Sessions;
 
 namespace CrossAttention.Benchmarks;
 

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Sessions;
 
 namespace CrossAttention.Core.Tests;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Sessions;
 
 namespace CrossAttention.Api.Sessions;
 

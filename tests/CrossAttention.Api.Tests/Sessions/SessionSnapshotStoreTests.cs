@@ -5,6 +5,7 @@ using CrossAttention.Core.Alignment;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
+using CrossAttention.Core.Sessions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CrossAttention.Api.Tests.Sessions;

@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
-namespace CrossAttention.Core.Caching;
+namespace CrossAttention.Core.Sessions;
 
 /// <summary>
 /// The header of a session snapshot (docs/session-format.md): what the session is (model, shape, K/V element type,

@@ -1,4 +1,4 @@
-namespace CrossAttention.Core.Caching;
+namespace CrossAttention.Core.Sessions;
 
 /// <summary>What is wrong with a session snapshot that was refused.</summary>
 public enum SessionSnapshotProblem

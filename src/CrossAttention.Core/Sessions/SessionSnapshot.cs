@@ -2,10 +2,11 @@ using System.Buffers;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
+using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
 
-namespace CrossAttention.Core.Caching;
+namespace CrossAttention.Core.Sessions;
 
 /// <summary>Who owns a session and when it ends: what a snapshot carries besides the K/V.</summary>
 /// <param name="Owner">the API key name that created it (empty without keys)</param>
