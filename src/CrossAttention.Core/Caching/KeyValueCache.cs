@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using CrossAttention.Core.Kernels;
@@ -105,27 +104,16 @@ public sealed unsafe class KeyValueCache : IDisposable
         // Exponent bits all ones marks Inf and NaN in every format.
         return Layout.ElementType switch
         {
-            KeyValueElementType.Float16 => AnyExponentAllOnes(KeyRegion, ValueRegion, (ushort)0x7C00),
-            KeyValueElementType.BFloat16 => AnyExponentAllOnes(KeyRegion, ValueRegion, (ushort)0x7F80),
+            KeyValueElementType.Float16 => AnyExponentAllOnes(KeyRegion, ValueRegion, SixteenBitNonFinite.Float16Exponent),
+            KeyValueElementType.BFloat16 => AnyExponentAllOnes(KeyRegion, ValueRegion, SixteenBitNonFinite.BFloat16Exponent),
             _ => !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(KeyRegion)) ||
                  !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(ValueRegion)),
         };
     }
 
     private static bool AnyExponentAllOnes(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values, ushort exponent) =>
-        AnyExponentAllOnes(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(keys), exponent) ||
-        AnyExponentAllOnes(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(values), exponent);
-
-    private static bool AnyExponentAllOnes(ReadOnlySpan<ushort> elements, ushort exponent)
-    {
-        var mask = new Vector<ushort>(exponent);
-        int i = 0;
-        for (; i + Vector<ushort>.Count <= elements.Length; i += Vector<ushort>.Count)
-            if (Vector.EqualsAny(new Vector<ushort>(elements[i..]) & mask, mask)) return true;
-        for (; i < elements.Length; i++)
-            if ((elements[i] & exponent) == exponent) return true;
-        return false;
-    }
+        SixteenBitNonFinite.Any(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(keys), exponent) ||
+        SixteenBitNonFinite.Any(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(values), exponent);
 
     /// <summary>
     /// The bytes a cache of <paramref name="layout"/> holds, known before it is built (what an encode reserves): each

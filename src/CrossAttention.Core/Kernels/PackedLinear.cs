@@ -140,9 +140,8 @@ public sealed unsafe class PackedLinear
     /// <summary>float16 weights must be finite: the kernels read them with a conversion that is exact for finite values only.</summary>
     private static void CheckFinite(ReadOnlySpan<ushort> weight, KeyValueElementType elementType)
     {
-        if (elementType != KeyValueElementType.Float16) return;
-        foreach (ushort bits in weight)
-            if (!FiniteFloat16Element.IsFinite(bits)) ThrowNotFiniteFloat16();
+        if (elementType == KeyValueElementType.Float16 && SixteenBitNonFinite.Any(weight, SixteenBitNonFinite.Float16Exponent))
+            ThrowNotFiniteFloat16();
     }
 
     private static void ThrowNotFiniteFloat16() => throw new ArgumentException(
