@@ -245,6 +245,29 @@ public class SessionSnapshotTests
     }
 
     [Fact]
+    public void SnapshotOfAnEndedOrLongerLivedSessionIsRefusedWithItsReason()
+    {
+        // Info: created at 09:30, ends at 10:30, sliding TTL 5 min.
+        var header = SessionSnapshotHeader.Read(new ReadOnlySequence<byte>(SmallBlob()), long.MaxValue);
+        var (sliding, lifetime) = (TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        header.EnsureLive(Info.AbsoluteExpiry.AddTicks(-1), sliding, lifetime); // the limits themselves are allowed
+
+        var ended = Assert.Throws<SessionSnapshotException>(() => header.EnsureLive(Info.AbsoluteExpiry, sliding, lifetime));
+        Assert.Equal(SessionSnapshotProblem.Expired, ended.Problem);
+        Assert.Contains("lifetime ended at 2026-12-02T10:30:00", ended.Message);
+
+        var longerSliding = Assert.Throws<SessionSnapshotException>(() =>
+            header.EnsureLive(Created, sliding - TimeSpan.FromSeconds(1), lifetime));
+        Assert.Equal(SessionSnapshotProblem.TtlAboveLimit, longerSliding.Problem);
+        Assert.Contains("sliding TTL of 300 s is above the 299 s", longerSliding.Message);
+
+        var longerLived = Assert.Throws<SessionSnapshotException>(() =>
+            header.EnsureLive(Created, sliding, lifetime - TimeSpan.FromSeconds(1)));
+        Assert.Equal(SessionSnapshotProblem.TtlAboveLimit, longerLived.Problem);
+        Assert.Contains("lifetime of 3600 s", longerLived.Message);
+    }
+
+    [Fact]
     public void LoadingNeedsTheBytesReservedFirst()
     {
         var ledger = new KeyValueLedger(budgetBytes: 1 << 20, poolShareBytes: 0);

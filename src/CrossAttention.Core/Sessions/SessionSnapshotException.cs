@@ -26,6 +26,15 @@ public enum SessionSnapshotProblem
 
     /// <summary>A well-formed snapshot of another owner's session (the store's key and the snapshot disagree).</summary>
     WrongOwner,
+
+    /// <summary>The session reached the end of its lifetime (its absolute expiry) before it was loaded.</summary>
+    Expired,
+
+    /// <summary>
+    /// The session's sliding TTL or lifetime is longer than the loading store grants any session (a replica configured
+    /// with a larger maximum wrote it): loaded, it would outlive this store's own limit.
+    /// </summary>
+    TtlAboveLimit,
 }
 
 /// <summary>
@@ -36,4 +45,7 @@ public sealed class SessionSnapshotException(SessionSnapshotProblem problem, str
     : Exception($"Session snapshot refused ({problem}): {reason}")
 {
     public SessionSnapshotProblem Problem { get; } = problem;
+
+    /// <summary>What was wrong, without the problem's name (the message has both).</summary>
+    public string Reason { get; } = reason;
 }
