@@ -33,15 +33,22 @@ public static class SessionSnapshots
     /// Call it on the header before reserving room for it; <see cref="LoadSnapshot"/> checks it again.
     /// </summary>
     /// <param name="maxTtl">the store's Cache:MaxTtlSeconds: the longest sliding TTL and lifetime it grants a session</param>
-    /// <exception cref="SessionSnapshotException">WrongOwner, WrongModel, Expired or TtlAboveLimit</exception>
+    /// <exception cref="SessionSnapshotException">WrongOwner, WrongModel, Expired or TtlAboveLimit, naming the session</exception>
     public static void EnsureLoadable(this SessionSnapshotHeader header, SessionKey key, CrossAttentionModel model,
         DateTimeOffset now, TimeSpan maxTtl)
     {
         ArgumentNullException.ThrowIfNull(header);
-        if (header.Owner != key.Owner)
-            throw new SessionSnapshotException(SessionSnapshotProblem.WrongOwner, "the snapshot belongs to another owner than its key names.");
-        header.EnsureMatches(model);
-        header.EnsureLive(now, maxTtl, maxTtl);
+        try
+        {
+            if (header.Owner != key.Owner)
+                throw new SessionSnapshotException(SessionSnapshotProblem.WrongOwner, "the snapshot belongs to another owner than its key names.");
+            header.EnsureMatches(model);
+            header.EnsureLive(now, maxTtl, maxTtl);
+        }
+        catch (SessionSnapshotException refused)
+        {
+            throw refused.ForSession(key.Id);
+        }
     }
 
     /// <summary>
@@ -54,7 +61,9 @@ public static class SessionSnapshots
     /// <param name="pool">that store's K/V buffer pool</param>
     /// <param name="maxTtl">that store's Cache:MaxTtlSeconds (see <see cref="EnsureLoadable"/>)</param>
     /// <exception cref="SessionSnapshotException">damaged, of another model, another owner's, expired, or living longer
-    /// than <paramref name="maxTtl"/>; nothing is kept</exception>
+    /// than <paramref name="maxTtl"/>; nothing is kept. Its <see cref="SessionSnapshotException.SessionId"/> names the
+    /// session, for the error log and the client's problem (a store that reads the header itself names it the same
+    /// way: <c>throw refused.ForSession(key.Id)</c>).</exception>
     public static SessionEntry LoadSnapshot(SessionKey key, SessionSnapshotHeader header, ReadOnlySequence<byte> snapshot,
         CrossAttentionModel model, SessionReservation reservation, KeyValueBufferPool pool, DateTimeOffset now, TimeSpan maxTtl)
     {
@@ -63,7 +72,15 @@ public static class SessionSnapshots
         if (reservation.Token is not KeyValueReservation reserved)
             throw new ArgumentException("Loading needs a reservation granted by the store the session goes to.", nameof(reservation));
         header.EnsureLoadable(key, model, now, maxTtl);
-        var encoded = SessionSnapshot.Load(header, snapshot, model, reserved, pool);
+        EncodedSource encoded;
+        try
+        {
+            encoded = SessionSnapshot.Load(header, snapshot, model, reserved, pool);
+        }
+        catch (SessionSnapshotException refused)
+        {
+            throw refused.ForSession(key.Id);
+        }
         var session = new SessionEntry(key, model, encoded, header.CreatedAt, header.SlidingTtl, header.AbsoluteExpiry - header.CreatedAt);
         session.Touch(now);
         return session;

@@ -167,6 +167,8 @@ public sealed class SessionSnapshotStoreTests : IDisposable
                 SessionSnapshots.LoadSnapshot(key, header, snapshot, Model, reservation, _ledgerB.Pool, _time.GetUtcNow(), maxTtl));
         }
         Assert.Equal(early.Problem, refused.Problem);
+        Assert.All(new[] { early, refused }, e => Assert.Equal(key.Id, e.SessionId)); // named for the log, but not in the message
+        Assert.All(new[] { early, refused }, e => Assert.DoesNotContain(key.Id, e.Message));
         Assert.Equal(0, _ledgerB.Snapshot.TotalBytes);
         Assert.Null(await _replicaB.GetAsync(key, CancellationToken.None));
         return refused;
