@@ -138,43 +138,21 @@ public static class SessionsMode
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && value >= 0;
 
     /// <summary>Decode batches and the steps in them, as the gate reports them on its meter.</summary>
-    private sealed class BatchCounts : IMeterFactory
+    private sealed class BatchCounts : IDisposable
     {
-        private readonly MeterListener _listener = new();
-        private readonly List<Meter> _meters = [];
+        private readonly DecodeBatchListener _listener;
         private long _batches, _steps;
 
-        public BatchCounts()
+        public BatchCounts() => _listener = new DecodeBatchListener(steps =>
         {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (_meters.Contains(instrument.Meter) && instrument.Name == CrossAttentionMetrics.DecodeBatchStepsInstrument)
-                    listener.EnableMeasurementEvents(instrument);
-            };
-            _listener.SetMeasurementEventCallback<int>((_, steps, _, _) =>
-            {
-                Interlocked.Increment(ref _batches);
-                Interlocked.Add(ref _steps, steps);
-            });
-            _listener.Start();
-            Metrics = new CrossAttentionMetrics(this);
-        }
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _steps, steps);
+        });
 
-        public CrossAttentionMetrics Metrics { get; }
+        public CrossAttentionMetrics Metrics => _listener.Metrics;
         public long Batches => Interlocked.Read(ref _batches);
         public long Steps => Interlocked.Read(ref _steps);
 
-        Meter IMeterFactory.Create(MeterOptions options)
-        {
-            var meter = new Meter(options);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            _listener.Dispose();
-            foreach (var meter in _meters) meter.Dispose();
-        }
+        public void Dispose() => _listener.Dispose();
     }
 }

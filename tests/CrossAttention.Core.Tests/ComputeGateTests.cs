@@ -1,6 +1,5 @@
 using CrossAttention.Core.Diagnostics;
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using CrossAttention.Core.Caching;
 using CrossAttention.Core.Kernels;
 using CrossAttention.Core.Models;
@@ -69,6 +68,28 @@ public class ComputeGateTests
         await run;
         Assert.Equal([1], batches.Recorded);
         AssertSameAsAlone(step);
+    }
+
+    [Fact]
+    public async Task EachGatesBatchesReachOnlyItsOwnListener()
+    {
+        // What every batch count in these tests relies on (test classes run in parallel, each gate on the same meter name).
+        var firstSizes = new ConcurrentQueue<int>();
+        using var firstListener = new DecodeBatchListener(firstSizes.Enqueue);
+        var secondSizes = new ConcurrentQueue<int>();
+        using var secondListener = new DecodeBatchListener(secondSizes.Enqueue);
+        var firstGate = new ComputeGate(cores: 1, maxBatchRows: 64, metrics: firstListener.Metrics);
+        var secondGate = new ComputeGate(cores: 1, maxBatchRows: 64, metrics: secondListener.Metrics);
+
+        await firstGate.DecodeAsync(NewStep(Encode(0, 6, 1), 0, 1, 2).Job, CancellationToken.None);
+        await secondGate.DecodeAsync(NewStep(Encode(1, 6, 3), 1, 2, 4).Job, CancellationToken.None);
+        await firstGate.DecodeAsync(NewStep(Encode(0, 6, 5), 0, 1, 6).Job, CancellationToken.None);
+
+        Assert.Equal([1, 1], firstSizes.ToArray());
+        Assert.Equal([1], secondSizes.ToArray());
+        secondListener.Dispose();
+        await secondGate.DecodeAsync(NewStep(Encode(1, 6, 7), 1, 1, 8).Job, CancellationToken.None);
+        Assert.Equal([1], secondSizes.ToArray()); // nothing after Dispose
     }
 
     [Fact]
@@ -284,39 +305,17 @@ public class ComputeGateTests
     }
 
     /// <summary>The decode batch sizes one gate records, read through its own meter (no other gate's can mix in).</summary>
-    private sealed class BatchSizes : IDisposable, IMeterFactory
+    private sealed class BatchSizes : IDisposable
     {
-        private readonly MeterListener _listener = new();
         private readonly ConcurrentQueue<int> _sizes = new();
-        private readonly List<Meter> _meters = [];
+        private readonly DecodeBatchListener _listener;
 
-        public BatchSizes()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (_meters.Contains(instrument.Meter) && instrument.Name == CrossAttentionMetrics.DecodeBatchStepsInstrument)
-                    listener.EnableMeasurementEvents(instrument);
-            };
-            _listener.SetMeasurementEventCallback<int>((_, size, _, _) => _sizes.Enqueue(size));
-            _listener.Start();
-            Metrics = new CrossAttentionMetrics(this);
-        }
+        public BatchSizes() => _listener = new DecodeBatchListener(_sizes.Enqueue);
 
-        public CrossAttentionMetrics Metrics { get; }
+        public CrossAttentionMetrics Metrics => _listener.Metrics;
 
         public int[] Recorded => _sizes.ToArray();
 
-        Meter IMeterFactory.Create(MeterOptions options)
-        {
-            var meter = new Meter(options);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            _listener.Dispose();
-            foreach (var meter in _meters) meter.Dispose();
-        }
+        public void Dispose() => _listener.Dispose();
     }
 }

@@ -96,6 +96,43 @@ public class SessionSnapshotTests
         Assert.Equal(default, Counted(ledger));
     }
 
+    public enum Overflow { None, FirstKeyOfLayer0, LastValueOfLayer1 }
+
+    [Theory]
+    [InlineData(Overflow.None, Input.Sequence)]
+    [InlineData(Overflow.None, Input.Stream)]
+    [InlineData(Overflow.FirstKeyOfLayer0, Input.SegmentedSequence)]
+    [InlineData(Overflow.LastValueOfLayer1, Input.Sequence)]
+    [InlineData(Overflow.LastValueOfLayer1, Input.Stream)]
+    public async Task LoadedFloat16CacheKnowsWhetherItHoldsInfWithoutAScan(Overflow overflow, Input input)
+    {
+        // m 300 × 256 float16: a layer's values span two of the loader's read chunks, the last element in the second.
+        var model = DemoModel.Create(layers: 2, dModel: 256, heads: 4, name: "snapshot-large");
+        const int m = 300;
+        var ledger = new KeyValueLedger(budgetBytes: 64 << 20, poolShareBytes: 0);
+        var random = new Random(5);
+        var layers = new KeyValueCache[2];
+        for (int l = 0; l < 2; l++)
+        {
+            float[] keys = RandomValues(random, m * 256), values = RandomValues(random, m * 256); // [m, heads·headDim]
+            if (overflow == Overflow.FirstKeyOfLayer0 && l == 0) keys[0] = 1e5f;     // past ±65504: stored as +Inf
+            if (overflow == Overflow.LastValueOfLayer1 && l == 1) values[^1] = -1e5f;
+            layers[l] = KeyValueCache.Create(keys, values, m, heads: 4, headDim: 64, mask: [], elementType: KeyValueElementType.Float16);
+        }
+        bool[] expected = [overflow == Overflow.FirstKeyOfLayer0, overflow == Overflow.LastValueOfLayer1];
+        using var original = new EncodedSource(model.Name, layers);
+        Assert.Equal(expected, original.Layers.Select(l => l.HoldsNonFiniteValues())); // the overflow is there to find
+        byte[] blob = WriteToArray(original, Info);
+
+        using (var loaded = await LoadAsync(blob, input, ledger, model))
+        {
+            Assert.All(loaded.Layers, layer => Assert.True(layer.FinitenessKnown)); // found while copying, before any step
+            Assert.Equal(expected, loaded.Layers.Select(l => l.HoldsNonFiniteValues()));
+            Assert.Equal(expected, loaded.Layers.Select(l => !l.View.AllFinite)); // what the decode kernels are told
+        }
+        Assert.Equal(default, Counted(ledger));
+    }
+
     [Fact]
     public async Task StreamAndBufferWriterWriteTheSameBytes()
     {
@@ -245,6 +282,29 @@ public class SessionSnapshotTests
     }
 
     [Fact]
+    public void SnapshotOfAnEndedOrLongerLivedSessionIsRefusedWithItsReason()
+    {
+        // Info: created at 09:30, ends at 10:30, sliding TTL 5 min.
+        var header = SessionSnapshotHeader.Read(new ReadOnlySequence<byte>(SmallBlob()), long.MaxValue);
+        var (sliding, lifetime) = (TimeSpan.FromMinutes(5), TimeSpan.FromHours(1));
+        header.EnsureLive(Info.AbsoluteExpiry.AddTicks(-1), sliding, lifetime); // the limits themselves are allowed
+
+        var ended = Assert.Throws<SessionSnapshotException>(() => header.EnsureLive(Info.AbsoluteExpiry, sliding, lifetime));
+        Assert.Equal(SessionSnapshotProblem.Expired, ended.Problem);
+        Assert.Contains("lifetime ended at 2026-12-02T10:30:00", ended.Message);
+
+        var longerSliding = Assert.Throws<SessionSnapshotException>(() =>
+            header.EnsureLive(Created, sliding - TimeSpan.FromSeconds(1), lifetime));
+        Assert.Equal(SessionSnapshotProblem.TtlAboveLimit, longerSliding.Problem);
+        Assert.Contains("sliding TTL of 300 s is above the 299 s", longerSliding.Message);
+
+        var longerLived = Assert.Throws<SessionSnapshotException>(() =>
+            header.EnsureLive(Created, sliding, lifetime - TimeSpan.FromSeconds(1)));
+        Assert.Equal(SessionSnapshotProblem.TtlAboveLimit, longerLived.Problem);
+        Assert.Contains("lifetime of 3600 s", longerLived.Message);
+    }
+
+    [Fact]
     public void LoadingNeedsTheBytesReservedFirst()
     {
         var ledger = new KeyValueLedger(budgetBytes: 1 << 20, poolShareBytes: 0);
@@ -295,12 +355,13 @@ public class SessionSnapshotTests
         return writer.WrittenSpan.ToArray();
     }
 
-    private static async Task<EncodedSource> LoadAsync(byte[] blob, Input input, KeyValueLedger ledger) => input switch
-    {
-        Input.Sequence => LoadSequence(blob, ledger, new ReadOnlySequence<byte>(blob)),
-        Input.SegmentedSequence => LoadSequence(blob, ledger, SplitEvery(blob, 100)),
-        _ => await LoadStreamAsync(blob, ledger),
-    };
+    private static async Task<EncodedSource> LoadAsync(byte[] blob, Input input, KeyValueLedger ledger, CrossAttentionModel? model = null) =>
+        input switch
+        {
+            Input.Sequence => LoadSequence(blob, ledger, new ReadOnlySequence<byte>(blob), model),
+            Input.SegmentedSequence => LoadSequence(blob, ledger, SplitEvery(blob, 100), model),
+            _ => await LoadStreamAsync(blob, ledger, model),
+        };
 
     // What a store does: header, reservation, load, holding; a refusal gives the reservation back.
     private static EncodedSource LoadSequence(byte[] blob, KeyValueLedger ledger, ReadOnlySequence<byte> snapshot,

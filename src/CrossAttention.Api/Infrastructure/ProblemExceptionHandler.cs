@@ -1,4 +1,7 @@
+using CrossAttention.Api.Auth;
+using CrossAttention.Api.Observability;
 using CrossAttention.Core.Scheduling;
+using CrossAttention.Core.Sessions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -6,7 +9,9 @@ namespace CrossAttention.Api.Infrastructure;
 
 /// <summary>
 /// Turns what escapes a handler into problem+json: a request the framework could not bind (bad query value, broken
-/// upload) keeps its 4xx status and says why; out of memory and a full in-flight budget are 503 with Retry-After; anything else is logged and answered 500 without internals.
+/// upload) keeps its 4xx status and says why; out of memory and a full in-flight budget are 503 with Retry-After; a
+/// stored session whose snapshot is refused is 404 (503 for a newer format version) and logged; anything else is logged
+/// and answered 500 without internals.
 /// </summary>
 public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, AllocationHealth allocations,
     ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
@@ -25,18 +30,18 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
                 (StatusCodes.Status499ClientClosedRequest, "Client closed request", "The client went away."),
+            SessionSnapshotException refused => StoredSessionProblem(refused),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", "The request could not be completed; it has been logged."),
         };
-        if (status == StatusCodes.Status503ServiceUnavailable)
+        if (exception is SessionSnapshotException refusedSnapshot) LogRefusedSnapshot(httpContext, refusedSnapshot, status);
+        else if (status == StatusCodes.Status503ServiceUnavailable && exception is not (ServerBusyException or ComputeQueueFullException))
         {
-            if (exception is not (ServerBusyException or ComputeQueueFullException))
-            {
-                allocations.RecordFailure();
-                LogOutOfMemory(exception, httpContext.Request.Method, httpContext.Request.Path);
-            }
-            httpContext.Response.Headers.RetryAfter = ServerBusyException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            allocations.RecordFailure();
+            LogOutOfMemory(exception, httpContext.Request.Method, httpContext.Request.Path);
         }
         else if (status >= 500) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+        if (status == StatusCodes.Status503ServiceUnavailable)
+            httpContext.Response.Headers.RetryAfter = ServerBusyException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         httpContext.Response.StatusCode = status;
         if (await problems.TryWriteAsync(new ProblemDetailsContext
         {
@@ -48,6 +53,47 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         await TypedResults.Problem(detail, statusCode: status, title: title).ExecuteAsync(httpContext);
         return true;
     }
+
+    /// <summary>
+    /// A store could not load a stored session (a shared tier's snapshot was refused). That is the server's fault, not
+    /// the request's, but the client can do one useful thing about it: a session that cannot be loaded from what is
+    /// stored is lost, so it gets the 404 of an ended session and encodes its source again (a 500 or a 503 would have it
+    /// retry a blob that stays damaged). The one exception is a newer format version, written by a newer replica during
+    /// a rolling upgrade: another replica, or this one upgraded, can read it, so 503 with Retry-After.
+    /// </summary>
+    private static (int Status, string Title, string Detail) StoredSessionProblem(SessionSnapshotException refused)
+    {
+        string session = refused.SessionId is { } id ? $"session '{id}'" : "the session";
+        return refused.Problem switch
+        {
+            SessionSnapshotProblem.Expired => (StatusCodes.Status404NotFound, "Session not found", $"No {session}: it expired."),
+            SessionSnapshotProblem.UnsupportedVersion => (StatusCodes.Status503ServiceUnavailable, "Session unavailable",
+                $"The stored {session} was written by a newer version of this service than this replica runs. Retry shortly."),
+            _ => (StatusCodes.Status404NotFound, "Session could not be loaded",
+                $"The stored {session} could not be loaded and is lost; the server has logged why. Encode the source again."),
+        };
+    }
+
+    // The session by the fingerprint the session log lines use, and the route rather than the path: both keep the id,
+    // all it takes to use a session without API keys, out of the log. The exception's message carries the reason only.
+    // The route comes from the exception feature: the middleware has cleared the request's endpoint by now.
+    private void LogRefusedSnapshot(HttpContext httpContext, SessionSnapshotException refused, int status)
+    {
+        var level = refused.Problem switch
+        {
+            SessionSnapshotProblem.Expired => LogLevel.Information,          // the ordinary end of a session
+            SessionSnapshotProblem.UnsupportedVersion => LogLevel.Warning,   // expected while an upgrade rolls out
+            _ => LogLevel.Error,                                             // damaged, foreign or misconfigured: lost
+        };
+        string owner = SessionOwner.Of(httpContext.User);
+        LogRefusedSnapshot(level, refused, refused.SessionId is { } id ? SessionTelemetry.Fingerprint(id) : "-", refused.Problem,
+            httpContext.Request.Method, (httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint as RouteEndpoint)?.RoutePattern.RawText ?? "-",
+            string.IsNullOrEmpty(owner) ? "-" : owner, status);
+    }
+
+    [LoggerMessage(Message = "Stored session {Session} could not be loaded ({Problem}) in {Method} {Route}, owner {Owner}; answered {Status}")]
+    private partial void LogRefusedSnapshot(LogLevel level, Exception exception, string session, SessionSnapshotProblem problem,
+        string method, string route, string owner, int status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Out of memory in {Method} {Path}; answered 503")]
     private partial void LogOutOfMemory(Exception exception, string method, string path);

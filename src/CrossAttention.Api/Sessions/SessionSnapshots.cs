@@ -28,6 +28,30 @@ public static class SessionSnapshots
         SessionSnapshot.WriteAsync(Snapshotable(session).Encoded, session.SnapshotInfo(), destination, cancellationToken);
 
     /// <summary>
+    /// Refuses a snapshot that cannot be served as <paramref name="key"/>'s session: another owner's, of another model
+    /// than <paramref name="model"/>, ended by <paramref name="now"/>, or living longer than <paramref name="maxTtl"/>.
+    /// Call it on the header before reserving room for it; <see cref="LoadSnapshot"/> checks it again.
+    /// </summary>
+    /// <param name="maxTtl">the store's Cache:MaxTtlSeconds: the longest sliding TTL and lifetime it grants a session</param>
+    /// <exception cref="SessionSnapshotException">WrongOwner, WrongModel, Expired or TtlAboveLimit, naming the session</exception>
+    public static void EnsureLoadable(this SessionSnapshotHeader header, SessionKey key, CrossAttentionModel model,
+        DateTimeOffset now, TimeSpan maxTtl)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        try
+        {
+            if (header.Owner != key.Owner)
+                throw new SessionSnapshotException(SessionSnapshotProblem.WrongOwner, "the snapshot belongs to another owner than its key names.");
+            header.EnsureMatches(model);
+            header.EnsureLive(now, maxTtl, maxTtl);
+        }
+        catch (SessionSnapshotException refused)
+        {
+            throw refused.ForSession(key.Id);
+        }
+    }
+
+    /// <summary>
     /// The session in <paramref name="snapshot"/> (whose header is <paramref name="header"/>) as an entry for
     /// <paramref name="key"/>, in the room <paramref name="reservation"/> holds; not stored yet: the caller adds it with
     /// the same reservation. Loading counts as a use: the sliding TTL restarts at <paramref name="now"/> (the snapshot
@@ -35,17 +59,28 @@ public static class SessionSnapshots
     /// </summary>
     /// <param name="reservation">granted by the store the entry goes to, for <see cref="SessionSnapshotHeader.EncodedBytes"/></param>
     /// <param name="pool">that store's K/V buffer pool</param>
-    /// <exception cref="SessionSnapshotException">damaged, of another model, or another owner's; nothing is kept</exception>
+    /// <param name="maxTtl">that store's Cache:MaxTtlSeconds (see <see cref="EnsureLoadable"/>)</param>
+    /// <exception cref="SessionSnapshotException">damaged, of another model, another owner's, expired, or living longer
+    /// than <paramref name="maxTtl"/>; nothing is kept. Its <see cref="SessionSnapshotException.SessionId"/> names the
+    /// session, for the error log and the client's problem (a store that reads the header itself names it the same
+    /// way: <c>throw refused.ForSession(key.Id)</c>).</exception>
     public static SessionEntry LoadSnapshot(SessionKey key, SessionSnapshotHeader header, ReadOnlySequence<byte> snapshot,
-        CrossAttentionModel model, SessionReservation reservation, KeyValueBufferPool pool, DateTimeOffset now)
+        CrossAttentionModel model, SessionReservation reservation, KeyValueBufferPool pool, DateTimeOffset now, TimeSpan maxTtl)
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(reservation);
         if (reservation.Token is not KeyValueReservation reserved)
             throw new ArgumentException("Loading needs a reservation granted by the store the session goes to.", nameof(reservation));
-        if (header.Owner != key.Owner)
-            throw new SessionSnapshotException(SessionSnapshotProblem.WrongOwner, "the snapshot belongs to another owner than its key names.");
-        var encoded = SessionSnapshot.Load(header, snapshot, model, reserved, pool);
+        header.EnsureLoadable(key, model, now, maxTtl);
+        EncodedSource encoded;
+        try
+        {
+            encoded = SessionSnapshot.Load(header, snapshot, model, reserved, pool);
+        }
+        catch (SessionSnapshotException refused)
+        {
+            throw refused.ForSession(key.Id);
+        }
         var session = new SessionEntry(key, model, encoded, header.CreatedAt, header.SlidingTtl, header.AbsoluteExpiry - header.CreatedAt);
         session.Touch(now);
         return session;

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using CrossAttention.Core.Kernels;
 
 namespace CrossAttention.Core.Caching;
@@ -83,37 +84,45 @@ public sealed unsafe class KeyValueCache : IDisposable
     /// </summary>
     /// <remarks>
     /// Scanned once, on the first call, and remembered: the regions are written only before the cache is first used
-    /// (Create, Load, or a snapshot loader filling a rented cache), never after.
+    /// (Create, Load, or a snapshot loader filling a rented cache), never after. A snapshot loader scans float16 regions
+    /// as it copies them and records the answer (<see cref="RecordFiniteness"/>), so no step scans them again.
     /// </remarks>
     public bool HoldsNonFiniteValues()
     {
         int state = Volatile.Read(ref _finiteness);
         if (state == FinitenessUnknown)
         {
-            state = ScanForNonFiniteValues() ? HoldsNonFinite : AllFinite;
+            state = HoldsNonFinite(KeyRegion, Layout.ElementType) || HoldsNonFinite(ValueRegion, Layout.ElementType)
+                ? HoldsNonFiniteState : AllFiniteState;
             Volatile.Write(ref _finiteness, state);
         }
-        return state == HoldsNonFinite;
+        return state == HoldsNonFiniteState;
     }
 
-    private const int FinitenessUnknown = 0, AllFinite = 1, HoldsNonFinite = 2;
+    /// <summary>Whether <see cref="HoldsNonFiniteValues"/> knows its answer without scanning.</summary>
+    internal bool FinitenessKnown => Volatile.Read(ref _finiteness) != FinitenessUnknown;
+
+    /// <summary>
+    /// Records whether the K and V hold ±Inf or NaN, as found by whoever wrote every element of them (a snapshot
+    /// loader filling a rented cache), before anyone reads the cache.
+    /// </summary>
+    internal void RecordFiniteness(bool holdsNonFinite) =>
+        Volatile.Write(ref _finiteness, holdsNonFinite ? HoldsNonFiniteState : AllFiniteState);
+
+    private const int FinitenessUnknown = 0, AllFiniteState = 1, HoldsNonFiniteState = 2;
     private int _finiteness;
 
-    private bool ScanForNonFiniteValues()
+    /// <summary>Whether any element of <paramref name="elements"/> (whole elements of <paramref name="type"/>) is ±Inf or NaN.</summary>
+    internal static bool HoldsNonFinite(ReadOnlySpan<byte> elements, KeyValueElementType type)
     {
-        // Exponent bits all ones marks Inf and NaN in every format.
-        return Layout.ElementType switch
+        // Exponent bits all ones marks Inf and NaN in every format. IsFiniteAll answers false for an empty span.
+        return type switch
         {
-            KeyValueElementType.Float16 => AnyExponentAllOnes(KeyRegion, ValueRegion, SixteenBitNonFinite.Float16Exponent),
-            KeyValueElementType.BFloat16 => AnyExponentAllOnes(KeyRegion, ValueRegion, SixteenBitNonFinite.BFloat16Exponent),
-            _ => !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(KeyRegion)) ||
-                 !TensorPrimitives.IsFiniteAll(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(ValueRegion)),
+            KeyValueElementType.Float16 => SixteenBitNonFinite.Any(MemoryMarshal.Cast<byte, ushort>(elements), SixteenBitNonFinite.Float16Exponent),
+            KeyValueElementType.BFloat16 => SixteenBitNonFinite.Any(MemoryMarshal.Cast<byte, ushort>(elements), SixteenBitNonFinite.BFloat16Exponent),
+            _ => !elements.IsEmpty && !TensorPrimitives.IsFiniteAll(MemoryMarshal.Cast<byte, float>(elements)),
         };
     }
-
-    private static bool AnyExponentAllOnes(ReadOnlySpan<byte> keys, ReadOnlySpan<byte> values, ushort exponent) =>
-        SixteenBitNonFinite.Any(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(keys), exponent) ||
-        SixteenBitNonFinite.Any(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(values), exponent);
 
     /// <summary>
     /// The bytes a cache of <paramref name="layout"/> holds, known before it is built (what an encode reserves): each

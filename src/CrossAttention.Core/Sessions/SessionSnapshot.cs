@@ -179,12 +179,16 @@ public static class SessionSnapshot
         {
             for (int i = 0; i < header.Layers; i++) caches.Add(KeyValueCache.Rent(layout, pool));
             var keep = caches[0].KeepMemory;
-            if (header.HasMask) await ReadRegionAsync(input, keep, padding, checksum, cancellationToken);
+            if (header.HasMask) await ReadRegionAsync(input, keep, padding, checksum, scanFinite: false, cancellationToken);
             else layout.WriteKeep(default, keep.Span);
+            // Only float16 reads depend on finiteness (a cheaper read when no element is ±Inf or NaN): scanned here, in
+            // the chunk just copied, rather than over the whole cache on the first step. Other types stay unscanned.
+            bool scanFinite = layout.ElementType == KeyValueElementType.Float16;
             foreach (var cache in caches)
             {
-                await ReadRegionAsync(input, cache.KeyMemory, padding, checksum, cancellationToken);
-                await ReadRegionAsync(input, cache.ValueMemory, padding, checksum, cancellationToken);
+                bool nonFinite = await ReadRegionAsync(input, cache.KeyMemory, padding, checksum, scanFinite, cancellationToken);
+                nonFinite |= await ReadRegionAsync(input, cache.ValueMemory, padding, checksum, scanFinite, cancellationToken);
+                if (scanFinite) cache.RecordFiniteness(nonFinite);
                 if (cache != caches[0]) keep.Span.CopyTo(cache.KeepMemory.Span);
             }
             if (checksum.GetCurrentHashAsUInt64() != header.Checksum)
@@ -201,21 +205,26 @@ public static class SessionSnapshot
         }
     }
 
-    private static async ValueTask ReadRegionAsync(ISnapshotInput input, Memory<byte> region, byte[] padding, XxHash3 checksum,
-        CancellationToken cancellationToken)
+    /// <summary>Fills <paramref name="region"/> and reads its padding; returns whether <paramref name="scanFinite"/> found ±Inf or NaN in it.</summary>
+    private static async ValueTask<bool> ReadRegionAsync(ISnapshotInput input, Memory<byte> region, byte[] padding, XxHash3 checksum,
+        bool scanFinite, CancellationToken cancellationToken)
     {
-        // In chunks that stay in L2 between the copy and the hash, so the region crosses memory once.
+        bool nonFinite = false;
+        // In chunks that stay in L2 between the copy, the hash and the scan, so the region crosses memory once. A chunk
+        // holds whole float16 elements: it starts at an even offset.
         for (int start = 0; start < region.Length; start += LoadChunkBytes)
         {
             var chunk = region[start..Math.Min(region.Length, start + LoadChunkBytes)];
             await input.ReadAsync(chunk, cancellationToken);
             checksum.Append(chunk.Span);
+            if (scanFinite && !nonFinite) nonFinite = KeyValueCache.HoldsNonFinite(chunk.Span, KeyValueElementType.Float16);
         }
         var gap = padding.AsMemory(0, Padding(region.Length).Length);
         await input.ReadAsync(gap, cancellationToken);
         if (gap.Span.ContainsAnyExcept((byte)0))
             throw new SessionSnapshotException(SessionSnapshotProblem.Malformed, "the padding between regions is not zero.");
         checksum.Append(gap.Span);
+        return nonFinite;
     }
 
     // Written by a writer that checksummed them, these hold; checked anyway because the kernels rely on them.

@@ -96,6 +96,34 @@ public sealed record SessionSnapshotHeader
                 $"({model.Layers.Count} layers, {model.Heads} heads of {model.HeadDim}).");
     }
 
+    /// <summary>
+    /// Refuses a snapshot of a session that has ended by <paramref name="now"/>, or that would live longer than the
+    /// loading store lets any session live. Only the lifetime's end is known here: the snapshot holds no last use, so
+    /// the sliding expiry is the shared tier's to keep (a key TTL refreshed on use).
+    /// </summary>
+    /// <param name="maxSlidingTtl">the longest sliding TTL the loading store grants</param>
+    /// <param name="maxLifetime">the longest a session of the loading store lives after its creation</param>
+    /// <exception cref="SessionSnapshotException">with <see cref="SessionSnapshotProblem.Expired"/> or
+    /// <see cref="SessionSnapshotProblem.TtlAboveLimit"/></exception>
+    public void EnsureLive(DateTimeOffset now, TimeSpan maxSlidingTtl, TimeSpan maxLifetime)
+    {
+        // At the expiry itself the session has ended, as a store ends it (now >= ExpiresAt).
+        if (now >= AbsoluteExpiry)
+            throw new SessionSnapshotException(SessionSnapshotProblem.Expired,
+                $"the session's lifetime ended at {AbsoluteExpiry:O}; it is {now.ToUniversalTime():O}.");
+        if (SlidingTtl > maxSlidingTtl)
+            throw new SessionSnapshotException(SessionSnapshotProblem.TtlAboveLimit,
+                $"its sliding TTL of {Seconds(SlidingTtl)} s is above the {Seconds(maxSlidingTtl)} s this store grants.");
+        // The lifetime as written, not the time left: a creation time slightly ahead of this replica's clock (skew
+        // between replicas) must not refuse a session created with exactly the maximum lifetime.
+        if (AbsoluteExpiry - CreatedAt > maxLifetime)
+            throw new SessionSnapshotException(SessionSnapshotProblem.TtlAboveLimit,
+                $"its lifetime of {Seconds(AbsoluteExpiry - CreatedAt)} s (created {CreatedAt:O}) is above the " +
+                $"{Seconds(maxLifetime)} s this store grants.");
+    }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Reads and checks the header at the start of <paramref name="snapshot"/>, which must be the whole snapshot.</summary>
     /// <param name="maxBytes">largest snapshot the caller accepts (e.g. its K/V budget)</param>
     /// <exception cref="SessionSnapshotException">the header is damaged, from another format or version, or promises more

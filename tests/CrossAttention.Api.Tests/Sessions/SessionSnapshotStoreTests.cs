@@ -18,6 +18,7 @@ public sealed class SessionSnapshotStoreTests : IDisposable
 {
     private static readonly CrossAttentionModel Model = DemoModel.Create(layers: 2, dModel: 64, heads: 4);
     private static readonly SessionKey Key = new("team-a", "q8Zr2mXkT0vW3nBy7LpA1c");
+    private static readonly TimeSpan MaxTtl = TimeSpan.FromSeconds(new CrossAttentionOptions().Cache.MaxTtlSeconds); // 1 h
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
     private readonly KeyValueLedger _ledgerA = new(16 << 20, 0), _ledgerB = new(16 << 20, 0);
     private readonly InProcessSessionStore _replicaA, _replicaB;
@@ -73,17 +74,37 @@ public sealed class SessionSnapshotStoreTests : IDisposable
         var original = await EncodeIntoAsync(_replicaA, _ledgerA, KeyValueElementType.Float32, TimeSpan.FromMinutes(5));
         var blob = new ArrayBufferWriter<byte>();
         original.WriteSnapshot(blob);
-        var otherKey = Key with { Owner = "team-b" };
-        var snapshot = new ReadOnlySequence<byte>(blob.WrittenMemory);
-        var header = SessionSnapshotHeader.Read(snapshot, _ledgerB.BudgetBytes);
-        using (var reservation = await _replicaB.ReserveAsync(otherKey, header.EncodedBytes, CancellationToken.None))
-        {
-            var refused = Assert.Throws<SessionSnapshotException>(() =>
-                SessionSnapshots.LoadSnapshot(otherKey, header, snapshot, Model, reservation, _ledgerB.Pool, _time.GetUtcNow()));
-            Assert.Equal(SessionSnapshotProblem.WrongOwner, refused.Problem);
-        }
-        Assert.Equal(0, _ledgerB.Snapshot.TotalBytes);
-        Assert.Null(await _replicaB.GetAsync(otherKey, CancellationToken.None));
+        var refused = await RefusedLoadAsync(Key with { Owner = "team-b" }, blob.WrittenMemory, MaxTtl);
+        Assert.Equal(SessionSnapshotProblem.WrongOwner, refused.Problem);
+    }
+
+    [Fact]
+    public async Task SnapshotOfASessionPastItsLifetimeIsRefusedAndItsRoomGivenBack()
+    {
+        var original = await EncodeIntoAsync(_replicaA, _ledgerA, KeyValueElementType.Float32, TimeSpan.FromMinutes(5)); // lives 1 h
+        var blob = new ArrayBufferWriter<byte>();
+        original.WriteSnapshot(blob);
+        _time.Advance(TimeSpan.FromHours(1) - TimeSpan.FromTicks(1));
+        var header = SessionSnapshotHeader.Read(new ReadOnlySequence<byte>(blob.WrittenMemory), _ledgerB.BudgetBytes);
+        header.EnsureLoadable(Key, Model, _time.GetUtcNow(), MaxTtl); // a tick before its end: still live
+
+        _time.Advance(TimeSpan.FromTicks(1));
+        var refused = await RefusedLoadAsync(Key, blob.WrittenMemory, MaxTtl);
+        Assert.Equal(SessionSnapshotProblem.Expired, refused.Problem);
+        Assert.Contains("lifetime ended at 2026-12-02T11:00:00", refused.Message);
+    }
+
+    [Theory]
+    [InlineData(120, 60, "sliding TTL of 7200 s is above the 3600 s")] // a sliding TTL above this store's maximum
+    [InlineData(5, 30, "lifetime of 3600 s")]                         // a lifetime above it
+    public async Task SnapshotThatWouldOutliveThisStoresMaximumIsRefused(int slidingMinutes, int maxTtlMinutes, string reason)
+    {
+        var original = await EncodeIntoAsync(_replicaA, _ledgerA, KeyValueElementType.Float32, TimeSpan.FromMinutes(slidingMinutes));
+        var blob = new ArrayBufferWriter<byte>();
+        original.WriteSnapshot(blob);
+        var refused = await RefusedLoadAsync(Key, blob.WrittenMemory, TimeSpan.FromMinutes(maxTtlMinutes));
+        Assert.Equal(SessionSnapshotProblem.TtlAboveLimit, refused.Problem);
+        Assert.Contains(reason, refused.Message);
     }
 
     [Fact]
@@ -126,9 +147,31 @@ public sealed class SessionSnapshotStoreTests : IDisposable
         var header = SessionSnapshotHeader.Read(snapshot, ledger.BudgetBytes);
         using var reservation = await store.ReserveAsync(Key, header.EncodedBytes, CancellationToken.None);
         Assert.True(reservation.IsGranted);
-        var session = SessionSnapshots.LoadSnapshot(Key, header, snapshot, Model, reservation, ledger.Pool, _time.GetUtcNow());
+        var session = SessionSnapshots.LoadSnapshot(Key, header, snapshot, Model, reservation, ledger.Pool, _time.GetUtcNow(), MaxTtl);
         Assert.Equal(SessionAddResult.Stored, await store.AddAsync(session, reservation, CancellationToken.None));
         return session;
+    }
+
+    // A refused load on replica B: refused before it reserves (EnsureLoadable) and again by the load itself, after
+    // which neither the reservation nor any rented buffer is left in B's ledger, and B has no such session.
+    private async Task<SessionSnapshotException> RefusedLoadAsync(SessionKey key, ReadOnlyMemory<byte> blob, TimeSpan maxTtl)
+    {
+        var snapshot = new ReadOnlySequence<byte>(blob);
+        var header = SessionSnapshotHeader.Read(snapshot, _ledgerB.BudgetBytes);
+        var early = Assert.Throws<SessionSnapshotException>(() => header.EnsureLoadable(key, Model, _time.GetUtcNow(), maxTtl));
+        SessionSnapshotException refused;
+        using (var reservation = await _replicaB.ReserveAsync(key, header.EncodedBytes, CancellationToken.None))
+        {
+            Assert.True(reservation.IsGranted);
+            refused = Assert.Throws<SessionSnapshotException>(() =>
+                SessionSnapshots.LoadSnapshot(key, header, snapshot, Model, reservation, _ledgerB.Pool, _time.GetUtcNow(), maxTtl));
+        }
+        Assert.Equal(early.Problem, refused.Problem);
+        Assert.All(new[] { early, refused }, e => Assert.Equal(key.Id, e.SessionId)); // named for the log, but not in the message
+        Assert.All(new[] { early, refused }, e => Assert.DoesNotContain(key.Id, e.Message));
+        Assert.Equal(0, _ledgerB.Snapshot.TotalBytes);
+        Assert.Null(await _replicaB.GetAsync(key, CancellationToken.None));
+        return refused;
     }
 
     private static int[] Decode(SessionEntry session, int layer, float[] queries)
