@@ -37,9 +37,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         else if (status == StatusCodes.Status503ServiceUnavailable && exception is not (ServerBusyException or ComputeQueueFullException))
         {
             allocations.RecordFailure();
-            LogOutOfMemory(exception, httpContext.Request.Method, httpContext.Request.Path);
+            LogOutOfMemory(exception, httpContext.Request.Method, RouteOf(httpContext));
         }
-        else if (status >= 500) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+        else if (status >= 500) LogUnhandled(exception, httpContext.Request.Method, RouteOf(httpContext));
         if (status == StatusCodes.Status503ServiceUnavailable)
             httpContext.Response.Headers.RetryAfter = ServerBusyException.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         httpContext.Response.StatusCode = status;
@@ -74,9 +74,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         };
     }
 
-    // The session by the fingerprint the session log lines use, and the route rather than the path: both keep the id,
-    // all it takes to use a session without API keys, out of the log. The exception's message carries the reason only.
-    // The route comes from the exception feature: the middleware has cleared the request's endpoint by now.
+    // The session by the fingerprint the session log lines use, and the route rather than the path: both keep the id
+    // out of the log. The exception's message carries the reason only.
     private void LogRefusedSnapshot(HttpContext httpContext, SessionSnapshotException refused, int status)
     {
         var level = refused.Problem switch
@@ -87,17 +86,21 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         };
         string owner = SessionOwner.Of(httpContext.User);
         LogRefusedSnapshot(level, refused, refused.SessionId is { } id ? SessionTelemetry.Fingerprint(id) : "-", refused.Problem,
-            httpContext.Request.Method, (httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint as RouteEndpoint)?.RoutePattern.RawText ?? "-",
-            string.IsNullOrEmpty(owner) ? "-" : owner, status);
+            httpContext.Request.Method, RouteOf(httpContext), string.IsNullOrEmpty(owner) ? "-" : owner, status);
     }
+
+    // The route pattern, never the path: a path holds the session id, all it takes to use a session without API keys.
+    // It comes from the exception feature: the middleware has cleared the request's endpoint by now.
+    private static string RouteOf(HttpContext httpContext) =>
+        (httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint as RouteEndpoint)?.RoutePattern.RawText ?? "-";
 
     [LoggerMessage(Message = "Stored session {Session} could not be loaded ({Problem}) in {Method} {Route}, owner {Owner}; answered {Status}")]
     private partial void LogRefusedSnapshot(LogLevel level, Exception exception, string session, SessionSnapshotProblem problem,
         string method, string route, string owner, int status);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Out of memory in {Method} {Path}; answered 503")]
-    private partial void LogOutOfMemory(Exception exception, string method, string path);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Out of memory in {Method} {Route}; answered 503")]
+    private partial void LogOutOfMemory(Exception exception, string method, string route);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
-    private partial void LogUnhandled(Exception exception, string method, string path);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Route}")]
+    private partial void LogUnhandled(Exception exception, string method, string route);
 }

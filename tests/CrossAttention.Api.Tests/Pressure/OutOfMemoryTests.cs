@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CrossAttention.Api.Tests.Pressure;
@@ -38,10 +39,12 @@ public class OutOfMemoryTests : IClassFixture<OutOfMemoryTests.Factory>
     public sealed class Factory : ApiFactory
     {
         public FaultyStore? Store { get; private set; }
+        public CrossAttention.Api.Tests.Observability.LoggingTests.CapturingLoggerProvider Logs { get; } = new();
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
+            builder.ConfigureLogging(logging => logging.AddProvider(Logs));
             builder.ConfigureTestServices(services =>
             {
                 services.RemoveAll<ISessionStore>();
@@ -72,6 +75,11 @@ public class OutOfMemoryTests : IClassFixture<OutOfMemoryTests.Factory>
         var problem = await ProblemAssert.IsProblemAsync(failed, HttpStatusCode.ServiceUnavailable);
         Assert.NotNull(failed.Headers.RetryAfter);
         Assert.Contains("memory", problem["detail"]!.GetValue<string>());
+        // Logged by route, never by path: the path holds the session id.
+        var logged = _factory.Logs.Entries.Where(e => e.Message.StartsWith("Out of memory", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(logged);
+        Assert.All(logged, e => Assert.Equal("/sessions/{id}/decode-step", e.State["Route"]));
+        Assert.DoesNotContain(_factory.Logs.Entries, e => e.Message.Contains(id, StringComparison.Ordinal));
 
         Assert.Equal(HttpStatusCode.OK, (await step()).StatusCode);
         // Readiness reports the failure for a while (traffic moves away), then recovers on its own.
