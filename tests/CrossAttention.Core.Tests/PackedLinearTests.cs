@@ -71,8 +71,16 @@ public class PackedLinearTests
     {
         // Batches from 1 row (x read in place, one depth pass) to 30 (x packed, two depth blocks of 512 and a tail):
         // every tile height and row position of the variant, and a panel tail (out 70). 16-bit weights take the
-        // in-register route up to 12 rows and the widened-block route beyond.
-        const int inFeatures = 1100, outFeatures = 70, maxRows = 30;
+        // in-register route up to 12 rows and the widened-block route beyond. A single row goes through the
+        // multi-panel kernel where whole groups of full panels exist (out 300: 9 full panels and a tail; out 256:
+        // groups only), so its chains must match the tiles'.
+        foreach (int outFeatures in new[] { 70, 300, 256 })
+            AssertRowsMatchAlone(variant, maxThreads, weightsType, outFeatures);
+    }
+
+    private static void AssertRowsMatchAlone(KernelVariant variant, int maxThreads, KeyValueElementType weightsType, int outFeatures)
+    {
+        const int inFeatures = 1100, maxRows = 30;
         var random = new Random(11);
         float[] x = RandomValues(random, maxRows * inFeatures);
         var linear = PackedLinear.Pack(RandomValues(random, outFeatures * inFeatures), outFeatures, inFeatures,
@@ -89,7 +97,7 @@ public class PackedLinearTests
             for (int i = 0; i < batch.Length; i++)
             {
                 if (BitConverter.SingleToInt32Bits(batch[i]) != BitConverter.SingleToInt32Bits(alone[i]))
-                    Assert.Fail($"y[{i / outFeatures}, {i % outFeatures}] = {batch[i]} in a batch of {rows}, {alone[i]} alone ({weightsType}).");
+                    Assert.Fail($"y[{i / outFeatures}, {i % outFeatures}] = {batch[i]} in a batch of {rows}, {alone[i]} alone ({weightsType}, out {outFeatures}).");
             }
         }
     }

@@ -59,6 +59,56 @@ internal static unsafe class Gemm<TLanes, TVector>
         }
     }
 
+    /// <summary>Output columns <see cref="OneRowPanels{TElement, TStorage}"/> computes at once: eight vectors' worth.</summary>
+    public static int OneRowColumns => 8 * W;
+
+    /// <summary>
+    /// y [1, 8·W] = init + x [1, kc]·w for one row over 8·W / 32 consecutive panels (four with Vector512): a decode
+    /// step's projection. <see cref="Tile"/> with one row has two accumulators, so each k waits for the previous k's
+    /// multiply-add (a latency-bound chain: two vectors per four cycles); here eight independent chains let the core
+    /// keep its loads in flight. Every column is still one chain in k order, as in <see cref="Tile"/>: the same bits.
+    /// </summary>
+    /// <param name="panelStride">elements from one panel to the next (in·32)</param>
+    /// <param name="init">the first panel's 32 initial values; the next panel's are <paramref name="initStride"/> further on</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void OneRowPanels<TElement, TStorage>(float* x, void* panels, nint panelStride, int kc, float* y,
+        float* init, nint initStride)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged
+    {
+        // Accumulator v covers panel v / vectorsPerPanel, lanes (v % vectorsPerPanel)·W: constants once W is.
+        int vectorsPerPanel = PackedLinear.PanelWidth / W;
+        nint o0 = Offset(0, vectorsPerPanel, panelStride), o1 = Offset(1, vectorsPerPanel, panelStride);
+        nint o2 = Offset(2, vectorsPerPanel, panelStride), o3 = Offset(3, vectorsPerPanel, panelStride);
+        nint o4 = Offset(4, vectorsPerPanel, panelStride), o5 = Offset(5, vectorsPerPanel, panelStride);
+        nint o6 = Offset(6, vectorsPerPanel, panelStride), o7 = Offset(7, vectorsPerPanel, panelStride);
+        TVector c0 = TLanes.Load(init + Offset(0, vectorsPerPanel, initStride)), c1 = TLanes.Load(init + Offset(1, vectorsPerPanel, initStride));
+        TVector c2 = TLanes.Load(init + Offset(2, vectorsPerPanel, initStride)), c3 = TLanes.Load(init + Offset(3, vectorsPerPanel, initStride));
+        TVector c4 = TLanes.Load(init + Offset(4, vectorsPerPanel, initStride)), c5 = TLanes.Load(init + Offset(5, vectorsPerPanel, initStride));
+        TVector c6 = TLanes.Load(init + Offset(6, vectorsPerPanel, initStride)), c7 = TLanes.Load(init + Offset(7, vectorsPerPanel, initStride));
+        var w = (TStorage*)panels;
+        for (int k = 0; k < kc; k++)
+        {
+            TVector a = TLanes.Broadcast(x[k]);
+            c0 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o0), c0);
+            c1 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o1), c1);
+            c2 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o2), c2);
+            c3 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o3), c3);
+            c4 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o4), c4);
+            c5 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o5), c5);
+            c6 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o6), c6);
+            c7 = TLanes.MultiplyAdd(a, KeyValueLoad.Widened<TElement, TStorage, TVector>(w + o7), c7);
+            w += PackedLinear.PanelWidth;
+        }
+        // y's columns run on from panel to panel: accumulator v goes to column v·W.
+        TLanes.Store(c0, y); TLanes.Store(c1, y + W); TLanes.Store(c2, y + 2 * W); TLanes.Store(c3, y + 3 * W);
+        TLanes.Store(c4, y + 4 * W); TLanes.Store(c5, y + 5 * W); TLanes.Store(c6, y + 6 * W); TLanes.Store(c7, y + 7 * W);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint Offset(int vector, int vectorsPerPanel, nint panelStride) =>
+        vector / vectorsPerPanel * panelStride + vector % vectorsPerPanel * W;
+
     /// <summary>
     /// One tile of TRows.Count rows × 2·W columns, every accumulator its own local. TRows is a struct too, so each
     /// (lanes, rows) pair is its own compiled copy in which TRows.Count is a constant: the guarded rows above it

@@ -20,7 +20,9 @@ namespace CrossAttention.Core.Kernels;
 /// buffer (contiguous broadcasts and no cache-set conflicts between rows whose stride is a power of two), and k is
 /// walked in blocks of <see cref="DepthBlock"/> so one [512, 32] weight block (64 KiB) stays cached while every row
 /// block of the chunk passes over it (measured: 512 beat 256, which fits L1, by a few per cent; fewer passes over y).
-/// For at most 12 rows (decode) x is read in place and the weights simply stream.
+/// For at most 12 rows (decode) x is read in place and the weights simply stream. A single row over 16-bit panels
+/// runs several panels per call (<see cref="Gemm{TLanes, TVector}.OneRowPanels"/>): eight independent chains instead
+/// of the tile's two, which would otherwise limit a decode step before the memory does.
 /// </para>
 /// <para>
 /// Element type (<see cref="ElementType"/>): the panels hold float32, float16 or bfloat16; biases stay float32. With at
@@ -178,6 +180,11 @@ public sealed unsafe class PackedLinear
         int rowChunks = (rowBlocks + RowChunk / RowBlock - 1) / (RowChunk / RowBlock);
         if (threads > 1 && packRows) rowChunks = Math.Min(rowBlocks, (rowChunks + threads - 1) / threads * threads);
 
+        KernelVariant resolved = KernelVariants.Resolve(variant);
+        // One row (a decode step) over 16-bit panels goes through the multi-panel kernel, a whole number of its panel
+        // groups per item: the tile's two chains take four cycles per 64-byte line of bfloat16, slower than the
+        // memory on two cores (float32 lines carry half the elements, so its chains keep up; measured no gain there).
+        int oneRowPanels = rows == 1 && ElementType != KeyValueElementType.Float32 ? OneRowPanelsFor(resolved) : 0;
         int panelGroups = 1;
         if (threads > 1)
         {
@@ -185,12 +192,11 @@ public sealed unsafe class PackedLinear
             // packing stays small next to the multiply.
             panelGroups = packRows
                 ? Math.Clamp((4 * threads + rowChunks - 1) / rowChunks, 1, Math.Max(1, _panelCount / 4))
-                : _panelCount;
+                : (_panelCount + Math.Max(1, oneRowPanels) - 1) / Math.Max(1, oneRowPanels);
         }
         int panelsPerGroup = (_panelCount + panelGroups - 1) / panelGroups;
         panelGroups = (_panelCount + panelsPerGroup - 1) / panelsPerGroup;
 
-        KernelVariant resolved = KernelVariants.Resolve(variant);
         fixed (float* px = x, py = y)
         {
             var work = new Work
@@ -198,17 +204,19 @@ public sealed unsafe class PackedLinear
                 X = px, Y = py, Rows = rows, RowBlocks = rowBlocks, RowChunks = rowChunks, In = InFeatures, Out = OutFeatures,
                 Panels = _panels, ElementSize = ElementType.Size(), Bias = _bias, PanelCount = _panelCount,
                 PanelGroups = panelGroups, PanelsPerGroup = panelsPerGroup, PackRows = packRows, Variant = resolved,
-                WideKernel = KernelFor<Float32Element, float>(resolved),
+                WideKernel = KernelFor<Float32Element, float>(resolved), OneRowPanels = oneRowPanels,
             };
             switch (ElementType)
             {
                 case KeyValueElementType.BFloat16:
                     work.Kernel = KernelFor<BFloat16Element, ushort>(resolved);
                     work.WidenBlock = &WidenBlock<BFloat16Element, ushort>;
+                    work.OneRowKernel = OneRowKernelFor<BFloat16Element, ushort>(resolved);
                     break;
                 case KeyValueElementType.Float16:
                     work.Kernel = KernelFor<FiniteFloat16Element, ushort>(resolved);   // packing let only finite values in
                     work.WidenBlock = &WidenBlock<FiniteFloat16Element, ushort>;
+                    work.OneRowKernel = OneRowKernelFor<FiniteFloat16Element, ushort>(resolved);
                     break;
                 default:
                     work.Kernel = work.WideKernel;
@@ -227,6 +235,26 @@ public sealed unsafe class PackedLinear
         KernelVariant.Vector256 => &Gemm<Lanes256, Vector256<float>>.Panel<TElement, TStorage>,
         KernelVariant.Vector128 => &Gemm<Lanes128, Vector128<float>>.Panel<TElement, TStorage>,
         _ => &Gemm<LanesScalar, float>.Panel<TElement, TStorage>,
+    };
+
+    /// <summary>Panels one call of the one-row kernel covers for the variant (0: the variant has none).</summary>
+    private static int OneRowPanelsFor(KernelVariant resolved) => resolved switch
+    {
+        KernelVariant.Vector512 => Gemm<Lanes512, Vector512<float>>.OneRowColumns / PanelWidth,
+        KernelVariant.Vector256 => Gemm<Lanes256, Vector256<float>>.OneRowColumns / PanelWidth,
+        KernelVariant.Vector128 => Gemm<Lanes128, Vector128<float>>.OneRowColumns / PanelWidth,
+        _ => 0,   // scalar: eight lanes are a quarter panel; the tile serves
+    };
+
+    private static delegate*<float*, void*, nint, int, float*, float*, nint, void> OneRowKernelFor<TElement, TStorage>(
+        KernelVariant resolved)
+        where TElement : struct, IKeyValueElement<TStorage>
+        where TStorage : unmanaged => resolved switch
+    {
+        KernelVariant.Vector512 => &Gemm<Lanes512, Vector512<float>>.OneRowPanels<TElement, TStorage>,
+        KernelVariant.Vector256 => &Gemm<Lanes256, Vector256<float>>.OneRowPanels<TElement, TStorage>,
+        KernelVariant.Vector128 => &Gemm<Lanes128, Vector128<float>>.OneRowPanels<TElement, TStorage>,
+        _ => null,
     };
 
     private static void WidenBlock<TElement, TStorage>(void* source, float* destination, int count, KernelVariant variant)
@@ -261,6 +289,9 @@ public sealed unsafe class PackedLinear
         public delegate*<int, float*, nint, nint, void*, int, float*, nint, float*, void> WideKernel;
         /// <summary>Narrow panels only: count elements → float32.</summary>
         public delegate*<void*, float*, int, KernelVariant, void> WidenBlock;
+        /// <summary>One row over <see cref="OneRowPanels"/> whole panels at once (null or 0: not for this call).</summary>
+        public delegate*<float*, void*, nint, int, float*, float*, nint, void> OneRowKernel;
+        public int OneRowPanels;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
@@ -274,6 +305,11 @@ public sealed unsafe class PackedLinear
 
             if (!PackRows)
             {
+                if (Rows == 1 && OneRowPanels > 0)
+                {
+                    MultiplyOneRow(firstPanel, endPanel);
+                    return;
+                }
                 Multiply(X + (nint)rowStart * In, rowStride: In, kStride: 1, depthBlock: In,
                     rowStart, chunkRows, blocks, firstPanel, endPanel);
                 return;
@@ -295,6 +331,23 @@ public sealed unsafe class PackedLinear
             {
                 ArrayPool<float>.Shared.Return(rented);
             }
+        }
+
+        /// <summary>Row 0 over panels [firstPanel, endPanel): whole groups of full panels in one call each, the rest (the
+        /// zero-padded tail panel among them) through the tile.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void MultiplyOneRow(int firstPanel, int endPanel)
+        {
+            int fullPanels = Out / PanelWidth;
+            int p = firstPanel;
+            for (; p + OneRowPanels <= Math.Min(endPanel, fullPanels); p += OneRowPanels)
+            {
+                float* init = Bias != null ? Bias + (nint)p * PanelWidth : Zeros;
+                OneRowKernel(X, Panels + (nint)p * In * PanelWidth * ElementSize, (nint)In * PanelWidth, In,
+                    Y + (nint)p * PanelWidth, init, Bias != null ? PanelWidth : 0);
+            }
+            if (p < endPanel)
+                Multiply(X, rowStride: In, kStride: 1, depthBlock: In, rowStart: 0, chunkRows: 1, blocks: 1, p, endPanel);
         }
 
         // x(i, k) of the chunk sits at xs + (i / 12)·12·in + (i % 12)·rowStride + k·kStride: a block of 12 rows is
