@@ -147,6 +147,79 @@ public class KernelParallelTests
         }
     }
 
+    /// <summary>Records who ran each item, in order; item 0 (the caller's first) lets the worker in and waits for its first item.</summary>
+    private sealed class OrderRecorder(int count)
+    {
+        public readonly int[] Runner = new int[count];            // managed thread id per item
+        public readonly List<int> CallerOrder = [], WorkerOrder = [];
+        public readonly SemaphoreSlim LetWorkerIn = new(0);
+        public readonly ManualResetEventSlim WorkerRan = new(false);
+        public int CallerThread;
+
+        public void Run(int index)
+        {
+            int me = Environment.CurrentManagedThreadId;
+            Runner[index] = me;
+            lock (this) (me == CallerThread ? CallerOrder : WorkerOrder).Add(index);
+            if (me != CallerThread) WorkerRan.Set();
+            if (index == 0 && me == CallerThread)
+            {
+                LetWorkerIn.Release();
+                WorkerRan.Wait(TimeSpan.FromSeconds(2)); // the worker has its first item by then, unless the loop ran alone
+            }
+        }
+    }
+
+    private readonly struct RecordingBody(OrderRecorder recorder) : IParallelBody
+    {
+        public void Invoke(int index) => recorder.Run(index);
+    }
+
+    [Fact]
+    public void EachThreadRunsItsOwnBlockFrontToBackAndTakesTheRestFromTheBack()
+    {
+        if (KernelParallel.MaxThreads < 2) return; // one core: nothing to split
+        const int count = 16;
+        OrderRecorder? seen = null;
+        var recorder = new OrderRecorder(count);
+        // The worker may only join once the caller is inside item 0, so the first item each thread takes is known.
+        KernelParallel.BeforeWorkerJoinsForTests = () => Volatile.Read(ref recorder).LetWorkerIn.Wait(millisecondsTimeout: 2000);
+        try
+        {
+            // A loop can run alone (another test's loop holds the workers, or a back-off): try until the worker took part.
+            for (int attempt = 0; attempt < 20 && seen is null; attempt++)
+            {
+                Volatile.Write(ref recorder, new OrderRecorder(count) { CallerThread = Environment.CurrentManagedThreadId });
+                var body = new RecordingBody(recorder);
+                KernelParallel.For(count, 2, ref body);
+                if (recorder.WorkerOrder.Count > 0) seen = recorder;
+            }
+        }
+        finally
+        {
+            KernelParallel.BeforeWorkerJoinsForTests = null;
+            recorder.LetWorkerIn.Release(100);
+        }
+        Assert.NotNull(seen);
+        // The caller owns [0, 8), the worker [8, 16): each starts at the front of its own block.
+        Assert.Equal(0, seen.CallerOrder[0]);
+        Assert.Equal(count / 2, seen.WorkerOrder[0]);
+        // Each runs its own block in order, then whatever it takes of the other's from its back end.
+        AssertOwnBlockThenStolenFromTheBack(seen.CallerOrder, 0, count / 2, count / 2, count);
+        AssertOwnBlockThenStolenFromTheBack(seen.WorkerOrder, count / 2, count, 0, count / 2);
+        Assert.Equal(count, seen.CallerOrder.Count + seen.WorkerOrder.Count);
+        Assert.Equal(Enumerable.Range(0, count), seen.CallerOrder.Concat(seen.WorkerOrder).Order());
+    }
+
+    private static void AssertOwnBlockThenStolenFromTheBack(List<int> order, int ownLo, int ownHi, int otherLo, int otherHi)
+    {
+        int own = order.TakeWhile(i => i >= ownLo && i < ownHi).Count();
+        Assert.Equal(Enumerable.Range(order[0], own), order.Take(own));                       // consecutive, ascending
+        var stolen = order.Skip(own).ToList();
+        Assert.All(stolen, i => Assert.InRange(i, otherLo, otherHi - 1));
+        Assert.Equal(Enumerable.Range(otherHi - stolen.Count, stolen.Count).Reverse(), stolen); // from the back, descending
+    }
+
     [Fact]
     public unsafe void CountsAccountForEveryItemOfEveryLoop()
     {
