@@ -89,6 +89,8 @@ public static class SessionsMode
         {
             // One process for every round of benchmarks/http/run.sh: the sessions are encoded and the code is warm once,
             // and the process computes only while a request of its own is being measured (never beside the server).
+            // The first line says it is ready (encoding and warm-up are done).
+            Console.WriteLine(new JsonObject { ["ready"] = true }.ToJsonString());
             while (Console.ReadLine() is { } line)
             {
                 var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
