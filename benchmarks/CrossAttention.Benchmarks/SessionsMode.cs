@@ -21,15 +21,24 @@ namespace CrossAttention.Benchmarks;
 public static class SessionsMode
 {
     public const string Usage =
-        "usage: sessions [--sessions 16] [--callers 16] [--seconds 10] [--warmup 5] [--m 1500] [--layers 6] [--d 512] [--heads 8] [--batch-rows 64]\n" +
-        "  one decode step (n = 1, layer 0) at a time per caller; --callers 1 --sessions 1 gives the sequential per-step latency";
+        "usage: sessions [--sessions 16] [--callers 16] [--seconds 10] [--warmup 5] [--m 1500] [--layers 6] [--d 512] [--heads 8] [--batch-rows 64] [--serve]\n" +
+        "  one decode step (n = 1, layer 0) at a time per caller; --callers 1 --sessions 1 gives the sequential per-step latency\n" +
+        "  --serve: encode --sessions sessions and warm up once, then measure once per line read from stdin,\n" +
+        "  \"<sessions> <callers> <seconds>\" (sessions at most --sessions), one JSON line each, until end of input";
 
     public static int Run(string[] args)
     {
         int sessions = 16, callers = 16, m = 1500, layers = 6, d = 512, heads = 8, batchRows = 64;
         double seconds = 10, warmup = 5;
+        bool serve = false;
         for (int i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--serve")
+            {
+                serve = true;
+                i--;
+                continue;
+            }
             string? value = i + 1 < args.Length ? args[i + 1] : null;
             bool ok = args[i] switch
             {
@@ -62,24 +71,58 @@ public static class SessionsMode
             for (int i = 0; i < source.Length; i++) source[i] = (float)random.NextDouble() * 2 - 1;
             encoded[s] = model.Encode(source, m, default, ComputeOptions.Parallel(Environment.ProcessorCount));
         }
-        var queries = new float[callers][]; // [1, d] each, as a raw request body would arrive
-        for (int c = 0; c < callers; c++)
+        int maxCallers = Math.Max(callers, 64);
+        var queries = new float[maxCallers][]; // [1, d] each, as a raw request body would arrive
+        for (int c = 0; c < maxCallers; c++)
         {
             queries[c] = new float[d];
             for (int i = 0; i < d; i++) queries[c][i] = (float)random.NextDouble() * 2 - 1;
         }
+        var shape = new Shape(layers, d, heads, m, batchRows, warmup);
 
-        Measure(model, gate, encoded, queries, warmup, record: false);
+        Measure(model, gate, encoded, queries[..callers], warmup, record: false);
+        if (!serve)
+        {
+            Console.WriteLine(MeasureOnce(model, gate, batchCounts, encoded, queries[..callers], seconds, shape).ToJsonString(AnchorRounds.JsonOptions));
+        }
+        else
+        {
+            // One process for every round of benchmarks/http/run.sh: the sessions are encoded and the code is warm once,
+            // and the process computes only while a request of its own is being measured (never beside the server).
+            // The first line says it is ready (encoding and warm-up are done).
+            Console.WriteLine(new JsonObject { ["ready"] = true }.ToJsonString());
+            while (Console.ReadLine() is { } line)
+            {
+                var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (words.Length != 3 || !TryInt(words[0], out int roundSessions) || roundSessions > sessions ||
+                    !TryInt(words[1], out int roundCallers) || roundCallers > maxCallers || !TryDouble(words[2], out double roundSeconds))
+                {
+                    Console.Error.WriteLine($"bad request '{line}': want \"<sessions ≤ {sessions}> <callers ≤ {maxCallers}> <seconds>\"");
+                    return 2;
+                }
+                var result = MeasureOnce(model, gate, batchCounts, encoded[..roundSessions], queries[..roundCallers], roundSeconds, shape);
+                Console.WriteLine(result.ToJsonString());
+            }
+        }
+        foreach (var e in encoded) e.Dispose();
+        return 0;
+    }
+
+    private readonly record struct Shape(int Layers, int D, int Heads, int M, int BatchRows, double Warmup);
+
+    private static JsonObject MeasureOnce(CrossAttentionModel model, ComputeGate gate, BatchCounts batchCounts,
+        EncodedSource[] encoded, float[][] queries, double seconds, Shape shape)
+    {
         long batchesBefore = batchCounts.Batches, stepsBefore = batchCounts.Steps;
         KernelParallel.CountingEnabled = true;
         KernelParallel.ResetCounts();
-        var (elapsed, latencies) = Measure(model, gate, encoded, queries, seconds, record: true);
+        var (elapsed, latencies, perCaller) = Measure(model, gate, encoded, queries, seconds, record: true);
         KernelParallelCounts counts = KernelParallel.ReadCounts();
         long batches = batchCounts.Batches - batchesBefore, steps = batchCounts.Steps - stepsBefore;
 
         latencies.Sort();
         double Percentile(double p) => latencies.Count == 0 ? 0 : latencies[(int)Math.Min(latencies.Count - 1, Math.Round(p * (latencies.Count - 1)))];
-        var result = new JsonObject
+        return new JsonObject
         {
             ["steps_per_second"] = Math.Round(latencies.Count / elapsed),
             ["p50_us"] = Math.Round(Percentile(0.50), 1),
@@ -88,21 +131,21 @@ public static class SessionsMode
             ["steps"] = latencies.Count,
             ["mean_batch_steps"] = batches > 0 ? Math.Round((double)steps / batches, 2) : 0,
             ["parallel_items_by_caller_workers_alone"] = $"{counts.ItemsByCaller}/{counts.ItemsByWorkers}/{counts.ItemsAlone}",
+            // Equal counts: every caller stepped all along (a few callers doing all the steps was the old instability).
+            ["steps_per_caller_min_max"] = $"{perCaller.Min()}/{perCaller.Max()}",
+            ["thread_pool_threads"] = ThreadPool.ThreadCount,
             ["_meta"] = new JsonObject
             {
-                ["sessions"] = sessions, ["callers"] = callers, ["seconds"] = seconds, ["warmup_s"] = warmup,
-                ["model"] = $"demo {layers} layers, d {d}, {heads} heads", ["m"] = m, ["n"] = 1, ["layer"] = 0,
-                ["gate"] = $"ComputeGate({Environment.ProcessorCount} cores, {batchRows} batch rows)",
+                ["sessions"] = encoded.Length, ["callers"] = queries.Length, ["seconds"] = seconds, ["warmup_s"] = shape.Warmup,
+                ["model"] = $"demo {shape.Layers} layers, d {shape.D}, {shape.Heads} heads", ["m"] = shape.M, ["n"] = 1, ["layer"] = 0,
+                ["gate"] = $"ComputeGate({Environment.ProcessorCount} cores, {shape.BatchRows} batch rows)",
                 ["loadavg"] = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown",
             },
         };
-        Console.WriteLine(result.ToJsonString(AnchorRounds.JsonOptions));
-        foreach (var e in encoded) e.Dispose();
-        return 0;
     }
 
     /// <summary>Every caller steps its session back to back until the time is up; latencies in µs when recording.</summary>
-    private static (double Seconds, List<double> Latencies) Measure(CrossAttentionModel model, ComputeGate gate,
+    private static (double Seconds, List<double> Latencies, int[] StepsPerCaller) Measure(CrossAttentionModel model, ComputeGate gate,
         EncodedSource[] sessions, float[][] queries, double seconds, bool record)
     {
         long end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
@@ -123,12 +166,17 @@ public static class SessionsMode
                     await gate.DecodeAsync(model.Layers[0], cache, queries[caller], 1, new float[model.QueryDim], default,
                         CancellationToken.None);
                     if (record) perCaller[caller].Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
+                    // The next step is a new thread-pool work item, as a connection's next request is. A step the gate
+                    // ran at once completes synchronously, and without this its caller would loop on its thread: how
+                    // many callers step at all would then follow the thread pool's thread count as it ramps up
+                    // (seconds), not the 16 callers, and the rate moved 2x between runs.
+                    await Task.Yield();
                 }
             });
         }
         Task.WaitAll(callers);
         double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
-        return (elapsed, perCaller.SelectMany(l => l).ToList());
+        return (elapsed, perCaller.SelectMany(l => l).ToList(), perCaller.Select(l => l.Count).ToArray());
     }
 
     private static bool TryInt(string? text, out int value) =>

@@ -103,6 +103,7 @@ internal static class RequestBody
             sizeLimit.MaxRequestBodySize = Math.Max(maxBytes + 1, RefusedBodyDrainMiddleware.LimitBytes(
                 request.HttpContext.RequestServices.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits));
         var services = request.HttpContext.RequestServices;
+        if (TryTakeWholeBody(request, maxBytes) is { } whole) return whole;
         var timeout = TimeSpan.FromSeconds(services.GetRequiredService<IOptions<CrossAttentionOptions>>().Value.Limits.RequestBodyTimeoutSeconds);
         using var deadline = new CancellationTokenSource(timeout, services.GetRequiredService<TimeProvider>());
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
@@ -156,11 +157,8 @@ internal static class RequestBody
         }
         catch (BadHttpRequestException e)
         {
-            // The server's own limit or a broken upload; the client is told which.
             RequestBuffers.Return(buffer, reservation);
-            return (Array.Empty<byte>(), 0, e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? TooLarge(maxBytes)
-                : Problems.Create(e.StatusCode, "Bad request body", e.Message));
+            return (Array.Empty<byte>(), 0, BadBody(e, maxBytes));
         }
         catch
         {
@@ -168,6 +166,47 @@ internal static class RequestBody
             throw;
         }
     }
+
+    /// <summary>
+    /// The body when all of it has already arrived (a decode step's queries usually come in with the headers): taken
+    /// without arming the body timeout, whose timer and linked token would cost more than the rest of the read. Null
+    /// when the body is still on its way (or too large): nothing is consumed, and the timed read above takes it all.
+    /// </summary>
+    private static (byte[] Buffer, int Length, ProblemHttpResult? Error)? TryTakeWholeBody(HttpRequest request, long maxBytes)
+    {
+        PipeReader reader = request.BodyReader;
+        ReadResult ready;
+        try
+        {
+            if (!reader.TryRead(out ready)) return null;
+        }
+        catch (BadHttpRequestException e)
+        {
+            return (Array.Empty<byte>(), 0, BadBody(e, maxBytes));
+        }
+        var data = ready.Buffer;
+        if (!ready.IsCompleted || data.Length > maxBytes)
+        {
+            reader.AdvanceTo(data.Start);
+            return null;
+        }
+        try
+        {
+            int length = (int)data.Length;
+            byte[] buffer = RequestBuffers.Rent(Math.Max(length, 256), InFlightReservation.For(request.HttpContext), "reading the body");
+            data.CopyTo(buffer);
+            return (buffer, length, null);
+        }
+        finally
+        {
+            // Also when the budget refuses the buffer (see the timed read).
+            reader.AdvanceTo(data.End);
+        }
+    }
+
+    /// <summary>The server's own limit or a broken upload; the client is told which.</summary>
+    private static ProblemHttpResult BadBody(BadHttpRequestException e, long maxBytes) =>
+        e.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLarge(maxBytes) : Problems.Create(e.StatusCode, "Bad request body", e.Message);
 
     private static ProblemHttpResult TooLarge(long maxBytes) => Problems.Create(StatusCodes.Status413PayloadTooLarge,
         "Request body too large", $"The body exceeds Limits:MaxRequestBytes ({maxBytes} bytes).");
