@@ -185,12 +185,16 @@ public static class AnchorMode
                 ["items_by_workers"] = counts.ItemsByWorkers,
                 ["items_alone"] = counts.ItemsAlone,
                 ["loops_busy_elsewhere"] = counts.LoopsBusyElsewhere,
-                ["loops_backed_off"] = counts.LoopsBackedOff,
-                ["harmful_loops"] = counts.HarmfulLoops,
+                ["loops_alone_by_choice"] = counts.LoopsAloneByChoice,
+                ["probes"] = counts.Probes,
+                ["cold_probes"] = counts.ColdProbes,
                 ["worker_joins"] = counts.WorkerJoins,
                 ["worker_joins_after_sleep"] = counts.WorkerJoinsAfterSleep,
                 ["mean_join_delay_us"] = Round(counts.WorkerJoins > 0 ? counts.JoinDelayUs / counts.WorkerJoins : 0),
                 ["mean_caller_wait_us"] = Round(counts.ParallelLoops > 0 ? counts.CallerWaitUs / counts.ParallelLoops : 0),
+                // What each kind of loop learned by the end of the round (the judges carry over between workloads).
+                ["loop_kinds"] = new JsonArray([.. KernelParallel.DescribeLoopKinds().Select(k => (JsonNode)
+                    $"{k.Body} 2^{k.WorkLog2}: parallel/alone time {Round(k.ParallelOverAlone)} ({k.ParallelSamples}/{k.AloneSamples} loops)")]),
             };
         }
         return entry;

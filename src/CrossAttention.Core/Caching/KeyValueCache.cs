@@ -165,7 +165,7 @@ public sealed unsafe class KeyValueCache : IDisposable
             fixed (float* k = keys, v = values)
             {
                 var build = new RegionBuild(cache, k, keys.Length, v, values.Length);
-                KernelParallel.For(2, maxThreads, ref build);
+                KernelParallel.For(2, maxThreads, ref build, work: (long)sourceLength * heads * headDim);
             }
         }
         else

@@ -39,7 +39,7 @@ public static unsafe class DecodeAttention
             {
                 // The same workers as the projections, so a step never has two pools spinning for one spare core.
                 var heads = new HeadsBody(job);
-                KernelParallel.For(layout.Heads, threads, ref heads);
+                KernelParallel.For(layout.Heads, threads, ref heads, work: (long)n * layout.SourceLength * inner);
             }
         }
         GC.KeepAlive(keyValues.Owner); // the job holds raw pointers into the owner's pinned buffers

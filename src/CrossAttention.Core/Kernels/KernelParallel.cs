@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -18,6 +19,7 @@ public interface IParallelBody
 /// on their own thread instead of queueing.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Each thread first runs its own contiguous block of the items, front to back, then takes what is left of the other
 /// blocks from their back ends: in memory-bound loops (a decode step streaming weights and K/V from DRAM) each core
 /// then reads one forward stream, where items handed out in turn (0, 1, 2, … to whoever asks) made both cores jump
@@ -26,9 +28,19 @@ public interface IParallelBody
 /// one at a time, workers join only while items are left, and the caller runs whatever nobody else has taken (a
 /// missing worker's block from its back end), so no item waits for a particular thread. Once out of items the caller waits only
 /// for items already running elsewhere, and it blocks rather than spins after a short while, so a worker whose core is
-/// taken can be moved onto the caller's. A loop whose wait for a worker cost more than the worker's items saved
-/// makes the next loops run on the caller alone (a doubling number of them, probing again after each run), so two
-/// threads on a crowded machine are never much slower than one.
+/// taken can be moved onto the caller's.
+/// </para>
+/// <para>
+/// Each kind of loop (its body type and the power of two of its work) learns whether it is faster opened to the
+/// workers or on the caller alone (<see cref="ParallelJudge"/>): the caller times every loop, keeps the mean time per
+/// unit of work of each mode, runs the faster and probes the other now and then on a budget of ~1/128 of the time.
+/// With another process busy on one of two cores a loop opened to the worker is fast while the worker has a core, but
+/// now and then waits a scheduler slice for a worker preempted inside an item, and the worker takes CPU time the
+/// caller would have had; when that makes such loops slower on average than alone, they run alone. On a quiet
+/// machine parallel wins and probing alone costs ~1%. A probe finds the worker asleep (it sleeps while loops run
+/// alone), so workers stay awake ~1 ms from a probe on and the probe is counted only once they are there: what it
+/// measures is then the loop opened to a worker that is waiting for it, as when loops run in parallel back to back.
+/// </para>
 /// </remarks>
 public static unsafe class KernelParallel
 {
@@ -36,7 +48,11 @@ public static unsafe class KernelParallel
     private static readonly long SpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
     // How long the caller spins for workers still inside the loop before it blocks.
     private static readonly long CallerSpinTicks = Stopwatch.Frequency / 50_000; // 20 µs
-    private const int MaxSoloLoops = 256;
+    // How long workers keep spinning from the start of a parallel probe (and from the end of one that had to wake
+    // them), so that the probe, or its retry at the next loop of its kind, finds them there rather than measuring their
+    // wake-up: a worker woken from sleep joins 0.1–0.2 ms late on this VM, longer than a decode step's loops.
+    private static readonly long WarmTicks = Stopwatch.Frequency / 1_000; // 1 ms
+    private static long s_warmUntil; // workers spin at least until then
 
     private static readonly int WorkerCount = Math.Max(0, Environment.ProcessorCount - 1);
     private static readonly object StartLock = new();
@@ -63,11 +79,21 @@ public static unsafe class KernelParallel
 
     public static void ResetCounts() => s_counters.Reset();
 
+    /// <summary>Benchmarks: open every loop to the workers, unjudged (what loops did before they were judged), to set
+    /// the judged loops against in the same process and minute.</summary>
+    internal static bool AlwaysParallelForBenchmarks;
+
     /// <summary>Test hook: runs on a worker after it is woken for a loop and before it tries to join it.</summary>
     internal static Action? BeforeWorkerJoinsForTests;
 
+    /// <summary>Test hook: runs on the caller of a loop opened to the workers once it has run out of items, before it
+    /// waits for them (a slow hook is a caller held up by a worker preempted inside an item).</summary>
+    internal static Action? AfterCallerShareForTests;
+
     /// <summary>Runs body.Invoke(i) for every i in [0, count) on up to maxThreads threads, and returns when all are done.</summary>
-    public static void For<TBody>(int count, int maxThreads, ref TBody body) where TBody : struct, IParallelBody
+    /// <param name="work">the loop's size in any unit that is the same for every call with this TBody (FLOPs, bytes);
+    /// loops are judged per TBody and per power of two of it. 0: count.</param>
+    public static void For<TBody>(int count, int maxThreads, ref TBody body, long work = 0) where TBody : struct, IParallelBody
     {
         int threads = Math.Min(Math.Min(count, maxThreads), MaxThreads);
         if (threads <= 1)
@@ -77,25 +103,100 @@ public static unsafe class KernelParallel
         }
         if (Interlocked.CompareExchange(ref s_loop.Busy, 1, 0) != 0)
         {
+            // Another caller's loop has the workers; both cores are likely in use already.
             if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBusyElsewhere);
-            goto alone;
+            for (int i = 0; i < count; i++) body.Invoke(i);
+            if (CountingEnabled) Interlocked.Add(ref s_counters.ItemsAlone, count);
+            return;
         }
-        if (s_loop.SoloLoops > 0)
+        // Held until the loop is recorded, so one caller at a time reads and writes the judges; a loop run alone by
+        // choice holds it too, which keeps other callers from waking a worker onto the core this loop left free.
+        try
         {
-            s_loop.SoloLoops--;
-            Volatile.Write(ref s_loop.Busy, 0);
-            if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBackedOff);
-            goto alone;
+            if (work <= 0) work = count;
+            ref ParallelJudge judge = ref LoopKinds<TBody>.Judges[BitOperations.Log2((ulong)work)];
+            if (AlwaysParallelForBenchmarks)
+            {
+                RunParallel(count, threads, &Invoke<TBody>, Unsafe.AsPointer(ref body));
+                return;
+            }
+            LoopChoice choice = judge.Choose();
+            bool workersStarted = s_workers is not null;
+            bool wokeSleeper = false;
+            long start = Stopwatch.GetTimestamp();
+            // A probe keeps the workers awake through it and its retry, the next loop of its kind.
+            if (choice.Parallel && (choice.Probe || !workersStarted)) Volatile.Write(ref s_warmUntil, start + WarmTicks);
+            if (choice.Parallel)
+            {
+                wokeSleeper = RunParallel(count, threads, &Invoke<TBody>, Unsafe.AsPointer(ref body)); // body lives on this stack until it returns
+            }
+            else
+            {
+                for (int i = 0; i < count; i++) body.Invoke(i);
+                if (CountingEnabled)
+                {
+                    Interlocked.Add(ref s_counters.ItemsAlone, count);
+                    Interlocked.Increment(ref s_counters.LoopsAloneByChoice);
+                }
+            }
+            long end = Stopwatch.GetTimestamp();
+            // The loop that started the workers paid for creating their threads: not a parallel loop's cost.
+            if (!workersStarted) wokeSleeper = true;
+            if (!judge.Record(choice, end - start, work, wokeSleeper))
+            {
+                Volatile.Write(ref s_warmUntil, Stopwatch.GetTimestamp() + WarmTicks);
+                if (CountingEnabled) Interlocked.Increment(ref s_counters.ColdProbes);
+            }
+            else if (CountingEnabled && choice.Probe) Interlocked.Increment(ref s_counters.Probes);
         }
-        RunParallel(count, threads, &Invoke<TBody>, Unsafe.AsPointer(ref body)); // body lives on this stack until it returns
-        return;
-
-    alone:
-        for (int i = 0; i < count; i++) body.Invoke(i);
-        if (CountingEnabled) Interlocked.Add(ref s_counters.ItemsAlone, count);
+        finally
+        {
+            Volatile.Write(ref s_loop.Busy, 0);
+        }
     }
 
-    private static void RunParallel(int count, int threads, delegate*<void*, int, void> invoke, void* body)
+    /// <summary>The judges of one loop body type, one per power of two of the loops' work.</summary>
+    private static class LoopKinds<TBody> where TBody : struct, IParallelBody
+    {
+        public static readonly ParallelJudge[] Judges = Register(typeof(TBody).Name, new ParallelJudge[64]);
+    }
+
+    private static readonly List<(string Body, ParallelJudge[] Judges)> s_kinds = [];
+
+    private static ParallelJudge[] Register(string body, ParallelJudge[] judges)
+    {
+        lock (s_kinds) s_kinds.Add((body, judges));
+        return judges;
+    }
+
+    /// <summary>
+    /// What the loops have learned so far, one entry per kind of loop that ran (body type, power of two of the work):
+    /// loops counted in parallel and alone (each capped at the judge's window) and the ratio of their mean times.
+    /// For diagnostics; read without the loop's lock, so an entry being updated may be slightly off.
+    /// </summary>
+    internal static IReadOnlyList<(string Body, int WorkLog2, int ParallelSamples, int AloneSamples, double ParallelOverAlone)> DescribeLoopKinds()
+    {
+        var kinds = new List<(string, int, int, int, double)>();
+        lock (s_kinds)
+        {
+            foreach (var (body, judges) in s_kinds)
+            {
+                for (int log2 = 0; log2 < judges.Length; log2++)
+                {
+                    var (parallel, alone, ratio) = judges[log2].Describe();
+                    if (parallel + alone > 0) kinds.Add((body, log2, parallel, alone, ratio));
+                }
+            }
+        }
+        return kinds;
+    }
+
+    /// <summary>Test hook: a copy of the judge of loops of this body type and work.</summary>
+    internal static ParallelJudge JudgeForTests<TBody>(long work) where TBody : struct, IParallelBody =>
+        LoopKinds<TBody>.Judges[BitOperations.Log2((ulong)work)];
+
+    /// <summary>Runs a loop opened to the workers; returns whether a worker had to be woken from sleep for it.</summary>
+    private static bool RunParallel(int count, int threads, delegate*<void*, int, void> invoke, void* body)
     {
         LoopState loop = s_loop;
         try
@@ -110,11 +211,11 @@ public static unsafe class KernelParallel
                 Volatile.Write(ref loop.Blocks[slot].Value, Block(count * (long)slot / threads, count * (long)(slot + 1) / threads));
             loop.Slots = threads;
             Volatile.Write(ref loop.Joined.Value, 0);
-            long opened = Stopwatch.GetTimestamp();
-            loop.Opened = opened;
+            loop.Opened = Stopwatch.GetTimestamp();
             Volatile.Write(ref loop.Gate.Value, 0);
             // Wake first: the caller's own share is what gives a sleeping worker time to arrive.
-            for (int w = 0; w < threads - 1; w++) workers[w].Wake();
+            bool wokeSleeper = false;
+            for (int w = 0; w < threads - 1; w++) wokeSleeper |= workers[w].Wake();
 
             int callerItems = 0;
             try
@@ -126,43 +227,22 @@ public static unsafe class KernelParallel
                 loop.Error = e; // still wait: the workers read the body on the caller's stack
             }
 
+            AfterCallerShareForTests?.Invoke();
             long callerDone = Stopwatch.GetTimestamp();
             if (Interlocked.Add(ref loop.Gate.Value, Closed) != Closed) WaitForWorkers(loop, callerDone);
-            long done = Stopwatch.GetTimestamp();
-            Judge(loop, count, callerItems, callerDone - opened, done - callerDone);
-            if (CountingEnabled) s_counters.Add(callerItems, done - callerDone);
+            if (CountingEnabled) s_counters.Add(callerItems, Stopwatch.GetTimestamp() - callerDone);
 
             if (loop.Error is { } error)
             {
                 loop.Error = null;
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
+            return wokeSleeper;
         }
         finally
         {
             loop.Body = null;
-            Volatile.Write(ref loop.Busy, 0);
         }
-    }
-
-    /// <summary>
-    /// Whether the workers' part of this loop cost more than it saved: the caller ran callerItems in callerTicks and
-    /// then waited waitTicks for the rest; alone it would have needed about callerTicks · count / callerItems.
-    /// If so, the next loops run on the caller alone, a doubling number of them after each such loop.
-    /// </summary>
-    private static void Judge(LoopState loop, int count, int callerItems, long callerTicks, long waitTicks)
-    {
-        int workerItems = count - callerItems;
-        bool harmful = callerItems > 0 && waitTicks > CallerSpinTicks &&
-                       (double)waitTicks * callerItems > (double)callerTicks * workerItems;
-        if (!harmful)
-        {
-            loop.Backoff = 0;
-            return;
-        }
-        loop.Backoff = Math.Clamp(loop.Backoff * 2, 2, MaxSoloLoops);
-        loop.SoloLoops = loop.Backoff;
-        if (CountingEnabled) Interlocked.Increment(ref s_counters.HarmfulLoops);
     }
 
     private static void WaitForWorkers(LoopState loop, long since)
@@ -296,7 +376,6 @@ public static unsafe class KernelParallel
         public void* Body;
         public Exception? Error;
         public long Opened;
-        public int SoloLoops, Backoff; // the caller's alone
         public int CallerWaiting;
         public int Slots;    // threads the items are split among (blocks in use)
         public readonly PaddedLong[] Blocks = new PaddedLong[MaxThreads]; // each thread's [lo, hi) still to claim
@@ -316,10 +395,13 @@ public static unsafe class KernelParallel
             thread.Start();
         }
 
-        public void Wake()
+        /// <summary>Signals a new loop; returns whether the worker was asleep.</summary>
+        public bool Wake()
         {
             Interlocked.Increment(ref _generation.Value);
-            if (Interlocked.Exchange(ref _sleeping, 0) == 1) _wake.Release();
+            if (Interlocked.Exchange(ref _sleeping, 0) == 0) return false;
+            _wake.Release();
+            return true;
         }
 
         private void Run()
@@ -332,7 +414,9 @@ public static unsafe class KernelParallel
                 bool slept = false;
                 while (Volatile.Read(ref _generation.Value) == seen)
                 {
-                    if (Stopwatch.GetTimestamp() < spinUntil)
+                    long now = Stopwatch.GetTimestamp();
+                    // The warm deadline is read each time round: a caller extends it after this worker left its loop.
+                    if (now < spinUntil || now < Volatile.Read(ref s_warmUntil))
                     {
                         Thread.SpinWait(20);
                         continue;
@@ -371,7 +455,7 @@ public static unsafe class KernelParallel
 
     private sealed class Counters
     {
-        public long Loops, ItemsByCaller, ItemsByWorkers, ItemsAlone, LoopsBusyElsewhere, LoopsBackedOff, HarmfulLoops;
+        public long Loops, ItemsByCaller, ItemsByWorkers, ItemsAlone, LoopsBusyElsewhere, LoopsAloneByChoice, Probes, ColdProbes;
         public long WorkerJoins, WorkerJoinsAfterSleep, JoinDelayTicks, CallerWaitTicks;
 
         public void Add(int callerItems, long waitTicks)
@@ -394,14 +478,14 @@ public static unsafe class KernelParallel
             static double Us(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
             return new KernelParallelCounts(Volatile.Read(ref Loops), Volatile.Read(ref ItemsByCaller),
                 Volatile.Read(ref ItemsByWorkers), Volatile.Read(ref ItemsAlone), Volatile.Read(ref LoopsBusyElsewhere),
-                Volatile.Read(ref LoopsBackedOff), Volatile.Read(ref HarmfulLoops), Volatile.Read(ref WorkerJoins),
+                Volatile.Read(ref LoopsAloneByChoice), Volatile.Read(ref Probes), Volatile.Read(ref ColdProbes), Volatile.Read(ref WorkerJoins),
                 Volatile.Read(ref WorkerJoinsAfterSleep), Us(Volatile.Read(ref JoinDelayTicks)),
                 Us(Volatile.Read(ref CallerWaitTicks)));
         }
 
         public void Reset()
         {
-            Loops = ItemsByCaller = ItemsByWorkers = ItemsAlone = LoopsBusyElsewhere = LoopsBackedOff = HarmfulLoops = 0;
+            Loops = ItemsByCaller = ItemsByWorkers = ItemsAlone = LoopsBusyElsewhere = LoopsAloneByChoice = Probes = ColdProbes = 0;
             WorkerJoins = WorkerJoinsAfterSleep = JoinDelayTicks = CallerWaitTicks = 0;
             Interlocked.MemoryBarrier();
         }
@@ -414,12 +498,15 @@ public static unsafe class KernelParallel
 /// <param name="ItemsByWorkers">items of those loops the workers ran</param>
 /// <param name="ItemsAlone">items of loops run on the caller alone although more threads were allowed</param>
 /// <param name="LoopsBusyElsewhere">loops run alone because the workers were in another caller's loop</param>
-/// <param name="LoopsBackedOff">loops run alone because a recent loop's wait for a worker cost more than it saved</param>
-/// <param name="HarmfulLoops">loops whose wait for a worker cost more than the worker's items saved</param>
+/// <param name="LoopsAloneByChoice">loops run alone because loops of their kind were measured faster alone (or to
+/// measure that)</param>
+/// <param name="Probes">loops run in the mode measured slower so far, to see whether it still is</param>
+/// <param name="ColdProbes">parallel probes that had to wake a worker: not counted, tried again at the next loop of
+/// their kind with the workers kept awake</param>
 /// <param name="WorkerJoins">times a worker joined a loop</param>
 /// <param name="WorkerJoinsAfterSleep">of those, times the worker had gone to sleep before the loop</param>
 /// <param name="JoinDelayUs">summed time from a loop's opening to a worker joining it, µs</param>
 /// <param name="CallerWaitUs">summed time callers waited for workers after running out of items, µs</param>
 public readonly record struct KernelParallelCounts(long ParallelLoops, long ItemsByCaller, long ItemsByWorkers,
-    long ItemsAlone, long LoopsBusyElsewhere, long LoopsBackedOff, long HarmfulLoops, long WorkerJoins,
+    long ItemsAlone, long LoopsBusyElsewhere, long LoopsAloneByChoice, long Probes, long ColdProbes, long WorkerJoins,
     long WorkerJoinsAfterSleep, double JoinDelayUs, double CallerWaitUs);

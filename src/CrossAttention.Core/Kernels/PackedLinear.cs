@@ -222,7 +222,7 @@ public sealed unsafe class PackedLinear
                     work.Kernel = work.WideKernel;
                     break;
             }
-            KernelParallel.For(rowChunks * panelGroups, threads, ref work);
+            KernelParallel.For(rowChunks * panelGroups, threads, ref work, flops);
         }
     }
 
