@@ -15,7 +15,8 @@ namespace CrossAttention.Benchmarks;
 /// at the same size, the same number of sessions of the same source length, and concurrent callers each stepping its
 /// own session (caller i on session i mod sessions) through the same scheduler the endpoint uses
 /// (<see cref="ComputeGate.DecodeAsync(CrossAttentionLayer, KeyValueCache, ReadOnlyMemory{float}, int, Memory{float}, Memory{float}, CancellationToken)"/>
-/// on a gate sized like the service's, a fresh output array per step as the endpoint allocates).
+/// on a gate sized like the service's, each step counted as an arrival like the endpoint's request, a fresh output
+/// array per step as the endpoint allocates).
 /// JSON on stdout: steps per second and per-step latency percentiles.
 /// </summary>
 public static class SessionsMode
@@ -163,8 +164,9 @@ public static class SessionsMode
                 while (Stopwatch.GetTimestamp() < end)
                 {
                     long t0 = Stopwatch.GetTimestamp();
-                    await gate.DecodeAsync(model.Layers[0], cache, queries[caller], 1, new float[model.QueryDim], default,
-                        CancellationToken.None);
+                    using (gate.Arrive()) // as the endpoint counts its request, from before its body is read
+                        await gate.DecodeAsync(model.Layers[0], cache, queries[caller], 1, new float[model.QueryDim], default,
+                            CancellationToken.None);
                     if (record) perCaller[caller].Add((Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency);
                     // The next step is a new thread-pool work item, as a connection's next request is. A step the gate
                     // ran at once completes synchronously, and without this its caller would loop on its thread: how

@@ -71,6 +71,45 @@ public class ComputeGateTests
     }
 
     [Fact]
+    public async Task AStepAloneTakesEveryIdleCoreButOneCoreWhileAnotherRequestHasArrived()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64);
+        var cache = Encode(0, 11, 1);
+
+        var alone = NewStep(cache, 0, 1, 2);
+        using (gate.Arrive())
+            await gate.DecodeAsync(alone.Job, CancellationToken.None);
+        Assert.Equal(2, alone.Job.Threads); // the only request: both cores
+
+        var crowded = NewStep(cache, 0, 1, 3);
+        using (gate.Arrive())
+        using (gate.Arrive()) // another request on its way (its body still arriving)
+            await gate.DecodeAsync(crowded.Job, CancellationToken.None);
+        Assert.Equal(1, crowded.Job.Threads);
+        Assert.Equal(0, gate.Arrived);
+
+        var after = NewStep(cache, 0, 1, 4);
+        await gate.DecodeAsync(after.Job, CancellationToken.None);
+        Assert.Equal(2, after.Job.Threads); // callers that never arrive keep the plain rule
+        AssertSameAsAlone(alone);
+        AssertSameAsAlone(crowded);
+        AssertSameAsAlone(after);
+    }
+
+    [Fact]
+    public void AnArrivalIsCountedGoneOnceHoweverOftenItIsDisposed()
+    {
+        var gate = new ComputeGate(cores: 2, maxBatchRows: 64);
+        var first = gate.Arrive();
+        var second = gate.Arrive();
+        first.Dispose();
+        first.Dispose();
+        Assert.Equal(1, gate.Arrived);
+        second.Dispose();
+        Assert.Equal(0, gate.Arrived);
+    }
+
+    [Fact]
     public async Task EachGatesBatchesReachOnlyItsOwnListener()
     {
         // What every batch count in these tests relies on (test classes run in parallel, each gate on the same meter name).

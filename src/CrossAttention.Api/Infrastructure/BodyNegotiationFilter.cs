@@ -1,3 +1,4 @@
+using CrossAttention.Core.Scheduling;
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using CrossAttention.Api.Catalog;
@@ -68,6 +69,8 @@ internal sealed class BodyNegotiationFilter<TParameters, TBody> : IEndpointFilte
         var parameters = context.Arguments.OfType<TParameters>().Single();
         var request = parameters.Request;
         var cancellationToken = request.HttpContext.RequestAborted;
+        // Counted from before its body is read: while another request is on its way, a decode step keeps to one core.
+        using var arrival = request.HttpContext.RequestServices.GetRequiredService<ComputeGate>().Arrive();
         // Expensive endpoints compute under a permit taken once the body has arrived (before it is parsed), held
         // until the handler returns: a slow upload never holds one.
         RateLimitLease? permit = null;

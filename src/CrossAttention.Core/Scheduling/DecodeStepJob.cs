@@ -20,6 +20,9 @@ public sealed class DecodeStepJob(CrossAttentionLayer layer, KeyValueCache cache
     public Span<float> Output => output.Span;
     public Span<float> Attention => attention.Span;
 
+    /// <summary>The cores the step computed on (0 until it has run; 1 in a batch of waiting steps).</summary>
+    public int Threads { get; internal set; }
+
     // Only a step that has to wait needs something to wait on. Its caller resumes on the thread that completes it:
     // the batch's thread after it has given its core back, or the canceller (never under the gate's lock).
     internal void PrepareToWait() => _done = new TaskCompletionSource();
