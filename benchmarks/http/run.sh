@@ -13,7 +13,8 @@
 # rounds, in each every HTTP measurement right after its own in-process one (never both computing at once: the
 # in-process process waits on its stdin while wrk runs, the server is idle while it measures). Each figure is the
 # median over rounds; each fraction the median of the per-round fractions, with their spread (min, max).
-# The sequential latency minus the in-process one is what the HTTP layer adds to each step.
+# The sequential latency minus the in-process one is what the HTTP layer adds to each step. The one-session loads are
+# also set against the older kernel-only yardstick, measured in each round just before them.
 # Needs wrk (apt-get install -y wrk) and python3 (to write the request bodies).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,8 +49,6 @@ dotnet build -c Release src/CrossAttention.Api >&2
 dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2
 # The built program directly: `dotnet run` re-evaluates the project each time, which takes tens of seconds on a busy host.
 bench() { dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll "$@"; }
-echo "kernel-only: the 1-thread anchor, before anything else runs" >&2
-bench anchor --threads 1 --rounds 1 --only decode-whisper-base >"$work/kernel.json" 2>/dev/null
 # The in-process yardstick: one warm process that measures once per line written to it (fd 3), answering on its stdout.
 mkfifo "$work/inproc.in"
 bench sessions --serve --sessions "$sessions" --callers "$connections" --seconds "$duration" --warmup 5 \
@@ -123,6 +122,9 @@ for round in $(seq 1 "$rounds"); do
   measure "many-binary-$round" "$all_ids" binary "$work/query.f32" "$connections"
   inproc "inproc-many-json-$round" "$sessions" "$connections"
   measure "many-json-$round" "$all_ids" json "$work/query.json" "$connections"
+  # The one-session loads' older yardstick, kernel-only (2 × 1e6 ÷ the 1-thread decode-whisper-base median), is
+  # measured in every round too: once per run, it read 86 µs in one run and 116 µs in another on the same day.
+  bench anchor --threads 1 --rounds 1 --only decode-whisper-base >"$work/kernel-$round.json" 2>/dev/null
   inproc "inproc-one-binary-$round" 1 "$connections"
   measure "one-binary-$round" "${ids[0]}" binary "$work/query.f32" "$connections"
   inproc "inproc-one-json-$round" 1 "$connections"
@@ -156,7 +158,7 @@ def median(values):
     return round(statistics.median(values), 3) if values else None
 def spread(values): return [min(values), max(values)]
 R = range(1, rounds + 1)
-kernel = load("kernel")["decode-whisper-base"]["median_us"]
+kernels = [load(f"kernel-{r}")["decode-whisper-base"]["median_us"] for r in R]
 # The yardstick of a load: its fields are medians over every in-process measurement of that load (both forms' rounds).
 yard_fields = ("steps_per_second", "p50_us", "p90_us", "p99_us", "mean_batch_steps")
 runs = {"many": [f"inproc-many-{f}-{r}" for r in R for f in ("binary", "json")],
@@ -170,7 +172,8 @@ for k, names in runs.items():
     entry["steps_per_caller_min_max_runs"] = [m.get("steps_per_caller_min_max") for m in measured]
     yardstick[k] = entry
 result = {"yardstick_in_process": yardstick,
-          "kernel_only": {"decode_whisper_base_1_thread_median_us": kernel, "steps_per_second": round(2e6 / kernel)}}
+          "kernel_only": {"decode_whisper_base_1_thread_median_us": median(kernels),
+                          "steps_per_second": round(2e6 / median(kernels)), "median_us_rounds": kernels}}
 for load_name in ("many", "one"):
     for form in ("binary", "json"):
         per_round = [parse(f"{load_name}-{form}-{r}") for r in R]
@@ -184,7 +187,7 @@ for load_name in ("many", "one"):
         r["rounds"] = [{"requests_per_second": h["requests_per_second"], "in_process_steps_per_second": y, "fraction": f}
                        for h, y, f in zip(per_round, inproc_rate, fractions)]
         if load_name == "one":
-            kernel_fractions = [round(h["requests_per_second"] * kernel / 2e6, 3) for h in per_round]
+            kernel_fractions = [round(h["requests_per_second"] * k / 2e6, 3) for h, k in zip(per_round, kernels)]
             r["fraction_of_kernel_only"] = median(kernel_fractions)
             r["fraction_of_kernel_only_spread"] = spread(kernel_fractions)
         result[f"{load_name}_sessions_{form}" if load_name == "many" else f"one_session_{form}"] = r
