@@ -66,18 +66,13 @@ public static class AnchorMode
             }
         }
 
-        IReadOnlyList<AnchorWorkload> workloads = AnchorWorkloads.All;
         if (list)
         {
-            foreach (var w in workloads) Console.Error.WriteLine($"{w.Name,-28} {w.Kind}");
+            foreach (var w in AnchorWorkloads.All) Console.Error.WriteLine($"{w.Name,-28} {w.Kind}");
             return 0;
         }
-        if (only != null)
-        {
-            var unknown = only.Where(name => workloads.All(w => w.Name != name)).ToList();
-            if (unknown.Count > 0) return Fail($"unknown workload(s): {string.Join(", ", unknown)} (see --list)");
-            workloads = workloads.Where(w => only.Contains(w.Name)).ToList();
-        }
+        var workloads = AnchorWorkloads.Select(only, out string? unknown);
+        if (unknown is not null) return Fail(unknown);
 
         var options = new ComputeOptions(variant, threads);
         var total = Stopwatch.StartNew();

@@ -35,6 +35,21 @@ public static class AnchorWorkloads
 
     public static IReadOnlyList<AnchorWorkload> All { get; } = Build();
 
+    /// <summary>The workloads named in <paramref name="only"/> (all when null), in the anchor's order; an error naming
+    /// any that do not exist.</summary>
+    public static IReadOnlyList<AnchorWorkload> Select(IReadOnlySet<string>? only, out string? error)
+    {
+        error = null;
+        if (only is null) return All;
+        var unknown = only.Where(name => All.All(w => w.Name != name)).ToList();
+        if (unknown.Count > 0)
+        {
+            error = $"unknown workload(s): {string.Join(", ", unknown)} (see anchor --list)";
+            return [];
+        }
+        return All.Where(w => only.Contains(w.Name)).ToList();
+    }
+
     private static List<AnchorWorkload> Build()
     {
         var list = new List<AnchorWorkload>();

@@ -71,13 +71,8 @@ public static class ThreadsMode
                     return Fail($"unknown argument '{args[i]}'");
             }
         }
-        IReadOnlyList<AnchorWorkload> workloads = AnchorWorkloads.All;
-        if (only != null)
-        {
-            var unknown = only.Where(name => workloads.All(w => w.Name != name)).ToList();
-            if (unknown.Count > 0) return Fail($"unknown workload(s): {string.Join(", ", unknown)} (see anchor --list)");
-            workloads = workloads.Where(w => only.Contains(w.Name)).ToList();
-        }
+        var workloads = AnchorWorkloads.Select(only, out string? unknown);
+        if (unknown is not null) return Fail(unknown);
 
         var output = new JsonObject
         {
