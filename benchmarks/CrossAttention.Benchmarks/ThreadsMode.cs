@@ -31,6 +31,7 @@ public static class ThreadsMode
         public bool Unjudged => unjudged;
         public readonly List<double> Times = [];
         public readonly List<double> BlockMedians = [];
+        public double CpuSeconds, WallSeconds; // the whole process's CPU time over this arm's blocks, and their wall time
     }
 
     public static int Run(string[] args)
@@ -80,12 +81,16 @@ public static class ThreadsMode
             {
                 ["threads"] = threads, ["seconds"] = seconds, ["block_ms"] = blockMs,
                 ["statistic"] = "median_us: median µs per step over all its arm's steps; speedup: 1-thread median ÷ the " +
-                                "arm's; block_speedup: median over rotations of (1-thread block median ÷ the arm's block median)",
+                                "arm's; block_speedup: median over rotations of (1-thread block median ÷ the arm's block median); " +
+                                "cpu_cores: the process's CPU time over the arm's blocks ÷ their wall time",
                 ["loadavg_start"] = LoadAverage(),
             },
         };
         KernelParallel.CountingEnabled = true;
-        Console.Error.WriteLine($"{"workload",-28} {"arm",-12} {"median µs",10} {"speed-up",9} {"per block",9}");
+        // CPU time over wall time, per arm: how many cores the arm took. Beside a busy process, a gain that comes with
+        // more cores is CPU taken from that process, not work done better.
+        using var self = Process.GetCurrentProcess();
+        Console.Error.WriteLine($"{"workload",-28} {"arm",-12} {"median µs",10} {"speed-up",9} {"per block",9} {"cores",6}");
         foreach (var w in workloads)
         {
             var arms = new List<Arm>
@@ -114,7 +119,13 @@ public static class ThreadsMode
                     Arm arm = arms[index];
                     KernelParallel.AlwaysParallelForBenchmarks = arm.Unjudged;
                     KernelParallelCounts before = KernelParallel.ReadCounts();
+                    self.Refresh();
+                    TimeSpan cpuBefore = self.TotalProcessorTime;
+                    long wallBefore = Stopwatch.GetTimestamp();
                     Time(arm.Step, block);
+                    arm.WallSeconds += Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
+                    self.Refresh();
+                    arm.CpuSeconds += (self.TotalProcessorTime - cpuBefore).TotalSeconds;
                     counts[index] = Add(counts[index], Subtract(KernelParallel.ReadCounts(), before));
                     arm.Times.AddRange(block);
                     arm.BlockMedians.Add(Median(block));
@@ -128,8 +139,8 @@ public static class ThreadsMode
                 Arm arm = arms[a];
                 double median = Median([.. arm.Times]);
                 double perBlock = Median([.. arm.BlockMedians.Select((m, r) => arms[0].BlockMedians[r] / m)]);
-                Console.Error.WriteLine($"{(a == 0 ? w.Name : ""),-28} {arm.Name,-12} {median,10:F1} {medianOne / median,9:F3} {perBlock,9:F3}");
-                var armEntry = new JsonObject { ["median_us"] = Round(median) };
+                Console.Error.WriteLine($"{(a == 0 ? w.Name : ""),-28} {arm.Name,-12} {median,10:F1} {medianOne / median,9:F3} {perBlock,9:F3} {arm.CpuSeconds / arm.WallSeconds,6:F2}");
+                var armEntry = new JsonObject { ["median_us"] = Round(median), ["cpu_cores"] = Round(arm.CpuSeconds / arm.WallSeconds) };
                 if (a > 0)
                 {
                     armEntry["speedup"] = Round(medianOne / median);
