@@ -9,6 +9,7 @@
 # Needs wrk (apt-get install -y wrk) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. benchmarks/http/server.sh
 
 pairs=3 rounds=2 duration=8 warmup=12 sessions=16 port=5190
 while [ $# -gt 0 ]; do
@@ -33,47 +34,28 @@ cleanup() {
 trap cleanup EXIT
 
 dotnet build -c Release src/CrossAttention.Api >&2
-python3 - "$work" <<'PY'
-import random, struct, sys
-work = sys.argv[1]
-rnd = random.Random(20261128)
-source = [rnd.gauss(0, 1) for _ in range(1500 * 512)]
-query = [rnd.gauss(0, 1) for _ in range(512)]
-open(f"{work}/source.f32", "wb").write(struct.pack(f"<{len(source)}f", *source))
-open(f"{work}/query.f32", "wb").write(struct.pack(f"<{len(query)}f", *query))
-PY
+write_bodies
 
 base="http://127.0.0.1:$port"
 measure_server() { # on|off: starts a server, encodes, warms up, prints one steps/s figure per round
-  local mode=$1 key="" auth=()
-  local -a env=(CrossAttention__Demo__Layers=6 CrossAttention__Demo__DModel=512 CrossAttention__Demo__Heads=8
-    CrossAttention__Limits__MaxSourceLength=4096 CrossAttention__Batching__MaxRows=64 ASPNETCORE_ENVIRONMENT=Production
-    Logging__LogLevel__Default=Warning)
+  local mode=$1 key="" auth=() settings=()
   if [ "$mode" = on ]; then
     key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
-    env+=(CrossAttention__Auth__ApiKeys__0__Name=bench
+    settings=(CrossAttention__Auth__ApiKeys__0__Name=bench
       "CrossAttention__Auth__ApiKeys__0__Sha256=$(printf %s "$key" | sha256sum | cut -d' ' -f1)")
     auth=(-H "Authorization: Bearer $key")
   else
-    env+=(CrossAttention__Metrics__Enabled=false)
+    settings=(CrossAttention__Metrics__Enabled=false)
   fi
-  env "${env[@]}" dotnet src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll --urls "$base" >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 150); do
-    curl -sf "$base/health/ready" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  start_server "$port" 64 "${settings[@]}"
   # The two servers must differ as stated: /metrics answers 200 only when metrics are on.
   local metrics; metrics=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")
   if { [ "$mode" = on ] && [ "$metrics" != 200 ]; } || { [ "$mode" = off ] && [ "$metrics" != 404 ]; }; then
     echo "$mode server: /metrics answered $metrics" >&2; exit 1
   fi
   local ids=()
-  for _ in $(seq 1 "$sessions"); do
-    ids+=("$(curl -sf -X POST "$base/encode?model=demo&rows=1500" -H 'Content-Type: application/octet-stream' "${auth[@]}" \
-      --data-binary "@$work/source.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')")
-  done
+  mapfile -t ids < <(encode_sessions "$base" "$sessions" "${auth[@]}")
+  [ "${#ids[@]}" = "$sessions" ] || { echo "$mode server: encoded ${#ids[@]} of $sessions sessions" >&2; exit 1; }
   local all; all=$(IFS=,; echo "${ids[*]}")
   run() { API_KEY=$key SESSION_IDS=$all MODE=binary BODY_FILE=$work/query.f32 wrk -t1 -c"$sessions" -d"$1s" \
     -s benchmarks/http/decode-step.lua "$base" 2>&1; }
@@ -99,14 +81,16 @@ for pair in $(seq 1 "$pairs"); do
   done
 done
 
-python3 - "${on[*]}" "${off[*]}" <<'PY'
+python3 - "${on[*]}" "${off[*]}" "$sessions" "$duration" "$warmup" <<'PY'
 import json, statistics, subprocess, sys
 on = [float(x) for x in sys.argv[1].split()]
 off = [float(x) for x in sys.argv[2].split()]
+sessions, duration, warmup = sys.argv[3:6]
 cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("Model name")), "unknown")
 print(json.dumps({
-    "_meta": {"cpu": model, "load": "16 connections, each stepping its own session (raw float32, m = 1500, layer 0)",
+    "_meta": {"cpu": model, "load": f"{sessions} connections, each stepping its own session (raw float32, m = 1500, "
+                                     f"layer 0), {duration} s per round after {warmup} s of warm-up",
               "statistic": "steps/s per round; on_over_off: median(on) / median(off)"},
     "on_steps_per_second": on, "off_steps_per_second": off,
     "on_median": statistics.median(on), "off_median": statistics.median(off),

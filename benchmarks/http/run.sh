@@ -18,6 +18,7 @@
 # Needs wrk (apt-get install -y wrk) and python3 (to write the request bodies).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. benchmarks/http/server.sh
 
 sessions=16 duration=10 warmup=15 connections=16 threads=1 port=5180 batch_rows=64 rounds=3 api_key=""
 while [ $# -gt 0 ]; do
@@ -69,40 +70,17 @@ inproc() { # name sessions callers: measures once, blocking until its line is wr
   tail -n 1 "$work/inproc.jsonl" >"$work/$1.json"
 }
 
-auth=()
+auth=() keys=()
 if [ -n "$api_key" ]; then
-  export CrossAttention__Auth__ApiKeys__0__Name=bench
-  CrossAttention__Auth__ApiKeys__0__Sha256=$(printf %s "$api_key" | sha256sum | cut -d' ' -f1)
-  export CrossAttention__Auth__ApiKeys__0__Sha256
+  keys=(CrossAttention__Auth__ApiKeys__0__Name=bench
+    "CrossAttention__Auth__ApiKeys__0__Sha256=$(printf %s "$api_key" | sha256sum | cut -d' ' -f1)")
   auth=(-H "Authorization: Bearer $api_key")
 fi
-CrossAttention__Demo__Layers=6 CrossAttention__Demo__DModel=512 CrossAttention__Demo__Heads=8 \
-CrossAttention__Limits__MaxSourceLength=4096 CrossAttention__Batching__MaxRows=$batch_rows ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
-  dotnet src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll --urls "http://127.0.0.1:$port" >"$work/server.log" 2>&1 3>&- &
-server_pid=$!
+start_server "$port" "$batch_rows" "${keys[@]}"
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 150); do
-  curl -sf "$base/health/ready" >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-  sleep 0.2
-done
-
-python3 - "$work" <<'PY'
-import json, random, struct, sys
-work = sys.argv[1]
-rnd = random.Random(20261128)
-source = [rnd.gauss(0, 1) for _ in range(1500 * 512)]
-query = [rnd.gauss(0, 1) for _ in range(512)]
-open(f"{work}/source.f32", "wb").write(struct.pack(f"<{len(source)}f", *source))
-open(f"{work}/query.f32", "wb").write(struct.pack(f"<{len(query)}f", *query))
-open(f"{work}/query.json", "w").write(json.dumps({"layer": 0, "queries": [query]}))
-PY
-
-ids=()
-for _ in $(seq 1 "$sessions"); do
-  ids+=("$(curl -sf -X POST "$base/encode?model=demo&rows=1500" -H 'Content-Type: application/octet-stream' "${auth[@]}" \
-    --data-binary "@$work/source.f32" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')")
-done
+write_bodies
+mapfile -t ids < <(encode_sessions "$base" "$sessions" "${auth[@]}")
+[ "${#ids[@]}" = "$sessions" ] || { echo "encoded ${#ids[@]} of $sessions sessions" >&2; exit 1; }
 all_ids=$(IFS=,; echo "${ids[*]}")
 
 run_wrk() { # ids mode body-file connections seconds [--latency]
