@@ -35,16 +35,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  exec 3>&- 2>/dev/null || true
-  wait 2>/dev/null; rm -rf "$work"
-}
-trap cleanup EXIT
+begin_benchmark
 
 dotnet build -c Release src/CrossAttention.Api >&2
 dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2

@@ -1,6 +1,20 @@
-# Sourced by the HTTP benchmarks (run.sh, access-ab.sh): the request bodies, a server of the demo model at
-# whisper-base size (6 layers, d 512, 8 heads), and its sessions. The caller sets `work` (a scratch folder) and
-# `server_pid=""`, and kills "$server_pid" on exit.
+# Sourced by the HTTP benchmarks (run.sh, access-ab.sh): their scratch folder and exit trap, the request bodies, a
+# server of the demo model at whisper-base size (6 layers, d 512, 8 heads), and its sessions.
+
+# Checks for wrk, makes the scratch folder $work, and on exit stops the server, closes fd 3 (run.sh feeds its
+# in-process yardstick through it: closed, that process ends) and removes the folder.
+begin_benchmark() {
+  command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
+  work=$(mktemp -d)
+  server_pid=""
+  trap end_benchmark EXIT
+}
+
+end_benchmark() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  exec 3>&- 2>/dev/null || true
+  wait 2>/dev/null; rm -rf "$work"
+}
 
 # source.f32 ([1500, 512]), query.f32 ([1, 512]) and query.json (the same query) in $work, from a fixed seed.
 write_bodies() {
@@ -25,7 +39,7 @@ start_server() {
     ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning "$@" \
     dotnet src/CrossAttention.Api/bin/Release/net10.0/CrossAttention.Api.dll --urls "http://127.0.0.1:$port" \
     >"$work/server.log" 2>&1 3>&- &
-  server_pid=$!
+  server_pid=$!  # fd 3 closed for the server, so that only run.sh holds the yardstick's input open
   for _ in $(seq 1 150); do
     curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return 0
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
