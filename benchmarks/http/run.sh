@@ -13,7 +13,9 @@
 # rounds, in each every HTTP measurement right after its own in-process one (never both computing at once: the
 # in-process process waits on its stdin while wrk runs, the server is idle while it measures). Each figure is the
 # median over rounds; each fraction the median of the per-round fractions, with their spread (min, max).
-# The sequential latency minus the in-process one is what the HTTP layer adds to each step. The one-session loads are
+# The sequential latency minus the in-process one is what the HTTP layer adds to each step. Each load also says where
+# the time went (its `cpu` entry): the CPU the server, the load generator (wrk, on the same cores) and the in-process
+# process spent per step, the cores each took, and the server's context switches per step. The one-session loads are
 # also set against the older kernel-only yardstick, measured in each round just before them.
 # Needs wrk (apt-get install -y wrk) and python3 (to write the request bodies).
 set -euo pipefail
@@ -43,9 +45,14 @@ dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2
 bench() { dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll "$@"; }
 # The in-process yardstick: one warm process that measures once per line written to it (fd 3), answering on its stdout.
 mkfifo "$work/inproc.in"
-bench sessions --serve --sessions "$sessions" --callers "$connections" --seconds "$duration" --warmup 5 \
-  --batch-rows "$batch_rows" --layers 6 --d 512 --heads 8 --m 1500 <"$work/inproc.in" >"$work/inproc.jsonl" &
+# Started without the bench function, so that $! is the process itself (its CPU time is read from /proc).
+dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll sessions --serve \
+  --sessions "$sessions" --callers "$connections" --seconds "$duration" --warmup 5 --batch-rows "$batch_rows" \
+  --layers 6 --d 512 --heads 8 --m 1500 <"$work/inproc.in" >"$work/inproc.jsonl" &
 inproc_pid=$!
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of all the process's threads
+# Context switches of all its threads (a thread may end mid-read: that is not an error).
+switches() { { cat /proc/"$1"/task/*/status 2>/dev/null || true; } | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 exec 3>"$work/inproc.in"
 wait_for_line() { # count: until the in-process process has written that many lines
   until [ "$(wc -l <"$work/inproc.jsonl")" -ge "$1" ]; do
@@ -55,10 +62,11 @@ wait_for_line() { # count: until the in-process process has written that many li
 }
 wait_for_line 1 # its first line says it has encoded and warmed up: the server starts only now
 inproc() { # name sessions callers: measures once, blocking until its line is written
-  local lines; lines=$(wc -l <"$work/inproc.jsonl")
+  local lines cpu; lines=$(wc -l <"$work/inproc.jsonl") cpu=$(cpu_ticks "$inproc_pid")
   echo "$2 $3 $duration" >&3
   wait_for_line $((lines + 1))
   tail -n 1 "$work/inproc.jsonl" >"$work/$1.json"
+  echo "$cpu $(cpu_ticks "$inproc_pid")" >"$work/$1.cpu" # ticks before, after
 }
 
 auth=() keys=()
@@ -82,7 +90,10 @@ run_wrk() { # ids mode body-file connections seconds [--latency]
 run_wrk "$all_ids" binary "$work/query.f32" "$connections" "$warmup" >/dev/null
 run_wrk "$all_ids" json "$work/query.json" "$connections" "$warmup" >/dev/null
 measure() { # name ids mode body-file connections
-  run_wrk "$2" "$3" "$4" "$5" "$duration" --latency >"$work/$1.txt"
+  local cpu switched; cpu=$(cpu_ticks "$server_pid") switched=$(switches "$server_pid")
+  # bash's `time` gives wrk's own user and system seconds
+  { TIMEFORMAT='%U %S'; time run_wrk "$2" "$3" "$4" "$5" "$duration" --latency >"$work/$1.txt"; } 2>"$work/$1.wrk-cpu"
+  echo "$cpu $(cpu_ticks "$server_pid") $switched $(switches "$server_pid")" >"$work/$1.cpu" # before, after
   echo "== $1" >&2; grep -E "Requests/sec|Latency |Non-2xx|Socket errors" "$work/$1.txt" >&2 || true
 }
 for round in $(seq 1 "$rounds"); do
@@ -103,10 +114,11 @@ for round in $(seq 1 "$rounds"); do
 done
 exec 3>&-
 
-python3 - "$work" "$connections" "$duration" "$batch_rows" "$warmup" "$sessions" "$rounds" "${api_key:+1}" <<'PY'
+python3 - "$work" "$connections" "$duration" "$batch_rows" "$warmup" "$sessions" "$rounds" "${api_key:+1}" "$(getconf CLK_TCK)" <<'PY'
 import json, re, statistics, sys
 work, connections, duration, batch_rows, warmup, sessions, rounds = sys.argv[1], *map(int, sys.argv[2:8])
 api_key = sys.argv[8] == "1"
+clock_ticks = int(sys.argv[9])
 def to_us(text):
     value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return round(float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit], 1)
@@ -122,6 +134,22 @@ def parse(name):
     out["socket_errors"] = m.group(1).strip() if m else "none"
     return out
 def load(name): return json.load(open(f"{work}/{name}.json"))
+def cpu(name, inproc_name):
+    """Where one round's time went: CPU per step of the server, wrk and the in-process process, their cores, and
+    the server's context switches per step (steps: the measured rate × the measured seconds)."""
+    steps = parse(name)["requests_per_second"] * duration
+    before, after, switched_before, switched_after = map(int, open(f"{work}/{name}.cpu").read().split())
+    server_s = (after - before) / clock_ticks
+    wrk_s = sum(map(float, open(f"{work}/{name}.wrk-cpu").read().split()[-2:]))
+    inproc_before, inproc_after = map(int, open(f"{work}/{inproc_name}.cpu").read().split())
+    inproc_s = (inproc_after - inproc_before) / clock_ticks
+    inproc_steps = load(inproc_name)["steps_per_second"] * duration
+    return {"server_cores": server_s / duration, "server_us_per_step": server_s * 1e6 / steps,
+            "server_switches_per_step": (switched_after - switched_before) / steps,
+            "load_generator_cores": wrk_s / duration, "load_generator_us_per_step": wrk_s * 1e6 / steps,
+            "in_process_cores": inproc_s / duration, "in_process_us_per_step": inproc_s * 1e6 / inproc_steps}
+def cpu_medians(rounds_cpu):
+    return {k: round(statistics.median(r[k] for r in rounds_cpu), 2) for k in rounds_cpu[0]}
 def median(values):
     values = [v for v in values if v is not None]
     return round(statistics.median(values), 3) if values else None
@@ -151,6 +179,7 @@ for load_name in ("many", "one"):
         r = {f: median([h[f] for h in per_round]) for f in ("requests_per_second", "p50_us", "p90_us", "p99_us")}
         r["non_2xx"] = sum(h["non_2xx"] for h in per_round)
         r["socket_errors"] = "; ".join(sorted({h["socket_errors"] for h in per_round}))
+        r["cpu"] = cpu_medians([cpu(f"{load_name}-{form}-{n}", f"inproc-{load_name}-{form}-{n}") for n in R])
         r["fraction_of_in_process"] = median(fractions)
         r["fraction_of_in_process_spread"] = spread(fractions)
         r["rounds"] = [{"requests_per_second": h["requests_per_second"], "in_process_steps_per_second": y, "fraction": f}
@@ -169,6 +198,7 @@ seq["socket_errors"] = "; ".join(sorted({h["socket_errors"] for h in seq_rounds}
 adds = {p: [round(h[f"{p}_us"] - y[f"{p}_us"], 1) for h, y in zip(seq_rounds, seq_inproc) if h[f"{p}_us"] is not None]
         for p in ("p50", "p90", "p99")}
 seq["http_adds_us"] = {p: median(v) for p, v in adds.items()}
+seq["cpu"] = cpu_medians([cpu(f"sequential-binary-{n}", f"inproc-sequential-binary-{n}") for n in R])
 seq["http_adds_us_spread"] = {p: spread(v) for p, v in adds.items() if v}
 result["sequential_binary"] = seq
 result["targets"] = {"many_sessions_binary >= 0.6 of in-process": result["many_sessions_binary"]["fraction_of_in_process"] >= 0.6,
