@@ -42,13 +42,13 @@ begin_benchmark
 dotnet build -c Release src/CrossAttention.Api >&2
 dotnet build -c Release benchmarks/CrossAttention.Benchmarks >&2
 # The built program directly: `dotnet run` re-evaluates the project each time, which takes tens of seconds on a busy host.
-bench() { dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll "$@"; }
+bench_dll=benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll
+bench() { dotnet "$bench_dll" "$@"; }
 # The in-process yardstick: one warm process that measures once per line written to it (fd 3), answering on its stdout.
 mkfifo "$work/inproc.in"
 # Started without the bench function, so that $! is the process itself (its CPU time is read from /proc).
-dotnet benchmarks/CrossAttention.Benchmarks/bin/Release/net10.0/CrossAttention.Benchmarks.dll sessions --serve \
-  --sessions "$sessions" --callers "$connections" --seconds "$duration" --warmup 5 --batch-rows "$batch_rows" \
-  --layers 6 --d 512 --heads 8 --m 1500 <"$work/inproc.in" >"$work/inproc.jsonl" &
+dotnet "$bench_dll" sessions --serve --sessions "$sessions" --callers "$connections" --seconds "$duration" --warmup 5 \
+  --batch-rows "$batch_rows" --layers 6 --d 512 --heads 8 --m 1500 <"$work/inproc.in" >"$work/inproc.jsonl" &
 inproc_pid=$!
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of all the process's threads
 # Context switches of all its threads (a thread may end mid-read: that is not an error).
