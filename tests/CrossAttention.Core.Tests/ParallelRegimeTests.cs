@@ -150,6 +150,21 @@ public class ParallelRegimeTests
     }
 
     [Fact]
+    public void OtherCallersSendLoopsBackToTheirJudges()
+    {
+        var sim = new Simulation(8);
+        sim.Run(2.0, allParallel => allParallel ? 0.8 * Alone : Alone, Gap);
+        Assert.True(sim.Regime.AllParallel);
+
+        // A server's requests: loops of other threads ran alone while this caller held the workers.
+        Assert.True(sim.Regime.Record(sim.Now, sim.Now + Alone, Alone, otherCallers: true));
+        Assert.False(sim.Regime.AllParallel);
+        long t = sim.Now + Alone;
+        for (int i = 0; i < 100_000; i++, t += Alone) sim.Regime.Record(t, t + Alone / 2, Alone, otherCallers: i % 50 == 0);
+        Assert.False(sim.Regime.AllParallel);
+    }
+
+    [Fact]
     public void LoopsOfUnknownAloneTimeAreNotCounted()
     {
         var regime = new ParallelRegime();

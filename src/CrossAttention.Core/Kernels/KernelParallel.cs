@@ -71,6 +71,7 @@ public static unsafe class KernelParallel
     private static readonly LoopState s_loop = new();
     private static readonly Counters s_counters = new();
     private static ParallelRegime s_regime; // read and written by the holder of s_loop.Busy
+    private static int s_otherCallers;      // 1: a loop ran alone since the last record because the workers were taken
 
     /// <summary>How many threads a loop can use at most on this machine.</summary>
     public static int MaxThreads => WorkerCount + 1;
@@ -111,6 +112,7 @@ public static unsafe class KernelParallel
         if (Interlocked.CompareExchange(ref s_loop.Busy, 1, 0) != 0)
         {
             // Another caller's loop has the workers; both cores are likely in use already.
+            if (Volatile.Read(ref s_otherCallers) == 0) Volatile.Write(ref s_otherCallers, 1);
             if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBusyElsewhere);
             for (int i = 0; i < count; i++) body.Invoke(i);
             if (CountingEnabled) Interlocked.Add(ref s_counters.ItemsAlone, count);
@@ -150,7 +152,9 @@ public static unsafe class KernelParallel
                 }
             }
             long end = Stopwatch.GetTimestamp();
-            bool regimeChanged = s_regime.Record(start, end, judge.AloneTicks(work));
+            bool otherCallers = Volatile.Read(ref s_otherCallers) != 0;
+            if (otherCallers) Volatile.Write(ref s_otherCallers, 0);
+            bool regimeChanged = s_regime.Record(start, end, judge.AloneTicks(work), otherCallers);
             if (CountingEnabled)
             {
                 if (regimeParallel) Interlocked.Increment(ref s_counters.LoopsInParallelRegime);

@@ -78,11 +78,13 @@ internal struct ParallelRegime
     /// <summary>
     /// Records a loop that ran from start to end (timestamps) in the regime <see cref="AllParallel"/> said; aloneTicks is
     /// what its kind's loops of its work take alone on average (≤ 0 when not known yet: the loop is then not counted).
+    /// otherCallers: loops of other threads ran alone since the last record because this one held the workers.
     /// Returns whether the regime changed (a probe began or ended).
     /// </summary>
-    public bool Record(long start, long end, double aloneTicks)
+    public bool Record(long start, long end, double aloneTicks, bool otherCallers = false)
     {
         if (_probeGap == 0) _probeGap = MinProbeGap;
+        if (otherCallers) return Contended(end);
         long gap = _lastEnd == 0 ? long.MaxValue : start - _lastEnd;
         _lastEnd = end;
         if (gap > IdleTicks)
@@ -123,6 +125,24 @@ internal struct ParallelRegime
         _probeWall = _probeAlone = 0;
         _settleUntil = end + SettleTicks;
         return true;
+    }
+
+    /// <summary>
+    /// Several threads run loops at once (a server's requests): the cores are shared among them, and a worker kept in
+    /// one caller's every loop takes its core from the others' work, which this caller's clock does not see (measured:
+    /// 6–9% fewer steps a second on 16 sessions over HTTP). Loops go back to their kinds' judges, and the regime is
+    /// measured afresh once one caller is alone again.
+    /// </summary>
+    private bool Contended(long now)
+    {
+        bool changed = AllParallel;
+        _allParallel = _probing = false;
+        _wall = _aloneTime = 0;
+        _score = 0;
+        _scoreEpochs = _sinceProbe = 0;
+        _lastEnd = now;
+        _settleUntil = now + SettleTicks;
+        return changed;
     }
 
     private void EndProbe(bool won, double probeScore, long now)
