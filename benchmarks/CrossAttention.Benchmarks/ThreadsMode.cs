@@ -90,7 +90,7 @@ public static class ThreadsMode
         // CPU time over wall time, per arm: how many cores the arm took. Beside a busy process, a gain that comes with
         // more cores is CPU taken from that process, not work done better.
         using var self = Process.GetCurrentProcess();
-        Console.Error.WriteLine($"{"workload",-28} {"arm",-12} {"median µs",10} {"speed-up",9} {"per block",9} {"cores",6} {"regime ∥",8}");
+        Console.Error.WriteLine($"{"workload",-28} {"arm",-12} {"median µs",10} {"speed-up",9} {"per block",9} {"cores",6}");
         foreach (var w in workloads)
         {
             var arms = new List<Arm>
@@ -139,7 +139,7 @@ public static class ThreadsMode
                 Arm arm = arms[a];
                 double median = Median([.. arm.Times]);
                 double perBlock = Median([.. arm.BlockMedians.Select((m, r) => arms[0].BlockMedians[r] / m)]);
-                Console.Error.WriteLine($"{(a == 0 ? w.Name : ""),-28} {arm.Name,-12} {median,10:F1} {medianOne / median,9:F3} {perBlock,9:F3} {arm.CpuSeconds / arm.WallSeconds,6:F2} {RegimeShare(counts[a]),8:P0}");
+                Console.Error.WriteLine($"{(a == 0 ? w.Name : ""),-28} {arm.Name,-12} {median,10:F1} {medianOne / median,9:F3} {perBlock,9:F3} {arm.CpuSeconds / arm.WallSeconds,6:F2}");
                 var armEntry = new JsonObject { ["median_us"] = Round(median), ["cpu_cores"] = Round(arm.CpuSeconds / arm.WallSeconds) };
                 if (a > 0)
                 {
@@ -155,8 +155,6 @@ public static class ThreadsMode
                         ["loops_alone_by_choice"] = c.LoopsAloneByChoice,
                         ["probes"] = c.Probes,
                         ["cold_probes"] = c.ColdProbes,
-                        ["loops_in_parallel_regime"] = c.LoopsInParallelRegime,
-                        ["regime_changes"] = c.RegimeChanges,
                     };
                 }
                 entry[arm.Name] = armEntry;
@@ -164,8 +162,6 @@ public static class ThreadsMode
             // What each kind of loop had learned by the end (the judges carry over between workloads).
             entry["loop_kinds"] = new JsonArray([.. KernelParallel.DescribeLoopKinds().Select(k => (JsonNode)
                 $"{k.Body} 2^{k.WorkLog2}: parallel/alone time {Round(k.ParallelOverAlone)} ({k.ParallelSamples}/{k.AloneSamples} loops)")]);
-            var (regimeScore, regimeAllParallel, regimeProbeGap) = KernelParallel.DescribeRegime();
-            entry["regime"] = $"{(regimeAllParallel ? "every loop parallel" : "loops as judged")}, score {Round(regimeScore)}, probes every {regimeProbeGap} epochs";
             output[w.Name] = entry;
             arms.Clear();
             GC.Collect();
@@ -176,23 +172,17 @@ public static class ThreadsMode
         return 0;
     }
 
-    /// <summary>The share of an arm's judged loops that the every-loop-parallel regime opened to the workers.</summary>
-    private static double RegimeShare(KernelParallelCounts c) =>
-        c.ParallelLoops + c.LoopsAloneByChoice == 0 ? 0 : (double)c.LoopsInParallelRegime / (c.ParallelLoops + c.LoopsAloneByChoice);
-
     private static KernelParallelCounts Subtract(KernelParallelCounts a, KernelParallelCounts b) => new(
         a.ParallelLoops - b.ParallelLoops, a.ItemsByCaller - b.ItemsByCaller, a.ItemsByWorkers - b.ItemsByWorkers,
         a.ItemsAlone - b.ItemsAlone, a.LoopsBusyElsewhere - b.LoopsBusyElsewhere, a.LoopsAloneByChoice - b.LoopsAloneByChoice,
         a.Probes - b.Probes, a.ColdProbes - b.ColdProbes, a.WorkerJoins - b.WorkerJoins,
-        a.WorkerJoinsAfterSleep - b.WorkerJoinsAfterSleep, a.JoinDelayUs - b.JoinDelayUs, a.CallerWaitUs - b.CallerWaitUs,
-        a.LoopsInParallelRegime - b.LoopsInParallelRegime, a.RegimeChanges - b.RegimeChanges);
+        a.WorkerJoinsAfterSleep - b.WorkerJoinsAfterSleep, a.JoinDelayUs - b.JoinDelayUs, a.CallerWaitUs - b.CallerWaitUs);
 
     private static KernelParallelCounts Add(KernelParallelCounts a, KernelParallelCounts b) => new(
         a.ParallelLoops + b.ParallelLoops, a.ItemsByCaller + b.ItemsByCaller, a.ItemsByWorkers + b.ItemsByWorkers,
         a.ItemsAlone + b.ItemsAlone, a.LoopsBusyElsewhere + b.LoopsBusyElsewhere, a.LoopsAloneByChoice + b.LoopsAloneByChoice,
         a.Probes + b.Probes, a.ColdProbes + b.ColdProbes, a.WorkerJoins + b.WorkerJoins,
-        a.WorkerJoinsAfterSleep + b.WorkerJoinsAfterSleep, a.JoinDelayUs + b.JoinDelayUs, a.CallerWaitUs + b.CallerWaitUs,
-        a.LoopsInParallelRegime + b.LoopsInParallelRegime, a.RegimeChanges + b.RegimeChanges);
+        a.WorkerJoinsAfterSleep + b.WorkerJoinsAfterSleep, a.JoinDelayUs + b.JoinDelayUs, a.CallerWaitUs + b.CallerWaitUs);
 
     /// <summary>Runs the step for ~0.3 s (JIT tiering, caches, the parallel loops' judges); returns seconds per step.</summary>
     private static double Warm(Action step)

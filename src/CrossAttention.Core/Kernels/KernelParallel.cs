@@ -41,12 +41,6 @@ public interface IParallelBody
 /// alone), so workers stay awake ~1 ms from a probe on and the probe is counted only once they are there: what it
 /// measures is then the loop opened to a worker that is waiting for it, as when loops run in parallel back to back.
 /// </para>
-/// <para>
-/// Above the kinds' judges, a regime judge (<see cref="ParallelRegime"/>) compares loops as those judges choose with
-/// every loop opened to the workers, over stretches of 20 ms including the work between loops, and runs the faster:
-/// beside a process that shares the cores with equal weight, keeping the worker in every loop can win although each
-/// kind's probes, taken while the worker sleeps, say otherwise.
-/// </para>
 /// </remarks>
 public static unsafe class KernelParallel
 {
@@ -70,8 +64,6 @@ public static unsafe class KernelParallel
     private const int Closed = 1 << 30;
     private static readonly LoopState s_loop = new();
     private static readonly Counters s_counters = new();
-    private static ParallelRegime s_regime; // read and written by the holder of s_loop.Busy
-    private static int s_otherCallers;      // 1: a loop ran alone since the last record because the workers were taken
 
     /// <summary>How many threads a loop can use at most on this machine.</summary>
     public static int MaxThreads => WorkerCount + 1;
@@ -112,7 +104,6 @@ public static unsafe class KernelParallel
         if (Interlocked.CompareExchange(ref s_loop.Busy, 1, 0) != 0)
         {
             // Another caller's loop has the workers; both cores are likely in use already.
-            if (Volatile.Read(ref s_otherCallers) == 0) Volatile.Write(ref s_otherCallers, 1);
             if (CountingEnabled) Interlocked.Increment(ref s_counters.LoopsBusyElsewhere);
             for (int i = 0; i < count; i++) body.Invoke(i);
             if (CountingEnabled) Interlocked.Add(ref s_counters.ItemsAlone, count);
@@ -129,10 +120,7 @@ public static unsafe class KernelParallel
                 RunParallel(count, threads, &Invoke<TBody>, Unsafe.AsPointer(ref body));
                 return;
             }
-            // Every loop opened to the workers while that regime measures faster, once its kind is measured (a kind
-            // new to the process learns its own alone time first, the regime's currency).
-            bool regimeParallel = s_regime.AllParallel && judge.Measured;
-            LoopChoice choice = regimeParallel ? new LoopChoice(Parallel: true, Probe: false) : judge.Choose();
+            LoopChoice choice = judge.Choose();
             bool workersStarted = s_workers is not null;
             bool wokeSleeper = false;
             long start = Stopwatch.GetTimestamp();
@@ -152,17 +140,6 @@ public static unsafe class KernelParallel
                 }
             }
             long end = Stopwatch.GetTimestamp();
-            bool otherCallers = Volatile.Read(ref s_otherCallers) != 0;
-            if (otherCallers) Volatile.Write(ref s_otherCallers, 0);
-            bool regimeChanged = s_regime.Record(start, end, judge.AloneTicks(work), otherCallers);
-            if (CountingEnabled)
-            {
-                if (regimeParallel) Interlocked.Increment(ref s_counters.LoopsInParallelRegime);
-                if (regimeChanged) Interlocked.Increment(ref s_counters.RegimeChanges);
-            }
-            // The kinds' judges learn from their own choices only: a loop the regime opened is measured in a regime
-            // their probes are not.
-            if (regimeParallel) return;
             // The loop that started the workers paid for creating their threads: not a parallel loop's cost.
             if (!workersStarted) wokeSleeper = true;
             if (!judge.Record(choice, end - start, work, wokeSleeper))
@@ -213,10 +190,6 @@ public static unsafe class KernelParallel
         }
         return kinds;
     }
-
-    /// <summary>The regime loops run in (see <see cref="ParallelRegime"/>): its score, whether it is every loop opened to
-    /// the workers, and epochs between probes of the other. For diagnostics; read without the loop's lock.</summary>
-    internal static (double Score, bool AllParallel, int ProbeGap) DescribeRegime() => s_regime.Describe();
 
     /// <summary>Test hook: a copy of the judge of loops of this body type and work.</summary>
     internal static ParallelJudge JudgeForTests<TBody>(long work) where TBody : struct, IParallelBody =>
@@ -483,7 +456,7 @@ public static unsafe class KernelParallel
     private sealed class Counters
     {
         public long Loops, ItemsByCaller, ItemsByWorkers, ItemsAlone, LoopsBusyElsewhere, LoopsAloneByChoice, Probes, ColdProbes;
-        public long WorkerJoins, WorkerJoinsAfterSleep, JoinDelayTicks, CallerWaitTicks, LoopsInParallelRegime, RegimeChanges;
+        public long WorkerJoins, WorkerJoinsAfterSleep, JoinDelayTicks, CallerWaitTicks;
 
         public void Add(int callerItems, long waitTicks)
         {
@@ -507,13 +480,13 @@ public static unsafe class KernelParallel
                 Volatile.Read(ref ItemsByWorkers), Volatile.Read(ref ItemsAlone), Volatile.Read(ref LoopsBusyElsewhere),
                 Volatile.Read(ref LoopsAloneByChoice), Volatile.Read(ref Probes), Volatile.Read(ref ColdProbes), Volatile.Read(ref WorkerJoins),
                 Volatile.Read(ref WorkerJoinsAfterSleep), Us(Volatile.Read(ref JoinDelayTicks)),
-                Us(Volatile.Read(ref CallerWaitTicks)), Volatile.Read(ref LoopsInParallelRegime), Volatile.Read(ref RegimeChanges));
+                Us(Volatile.Read(ref CallerWaitTicks)));
         }
 
         public void Reset()
         {
             Loops = ItemsByCaller = ItemsByWorkers = ItemsAlone = LoopsBusyElsewhere = LoopsAloneByChoice = Probes = ColdProbes = 0;
-            WorkerJoins = WorkerJoinsAfterSleep = JoinDelayTicks = CallerWaitTicks = LoopsInParallelRegime = RegimeChanges = 0;
+            WorkerJoins = WorkerJoinsAfterSleep = JoinDelayTicks = CallerWaitTicks = 0;
             Interlocked.MemoryBarrier();
         }
     }
@@ -534,9 +507,6 @@ public static unsafe class KernelParallel
 /// <param name="WorkerJoinsAfterSleep">of those, times the worker had gone to sleep before the loop</param>
 /// <param name="JoinDelayUs">summed time from a loop's opening to a worker joining it, µs</param>
 /// <param name="CallerWaitUs">summed time callers waited for workers after running out of items, µs</param>
-/// <param name="LoopsInParallelRegime">loops opened to the workers because every loop was (a regime measured faster
-/// over stretches of time than loops as their kinds' judges choose), not by their kind's judge</param>
-/// <param name="RegimeChanges">probes of the other regime begun or ended</param>
 public readonly record struct KernelParallelCounts(long ParallelLoops, long ItemsByCaller, long ItemsByWorkers,
     long ItemsAlone, long LoopsBusyElsewhere, long LoopsAloneByChoice, long Probes, long ColdProbes, long WorkerJoins,
-    long WorkerJoinsAfterSleep, double JoinDelayUs, double CallerWaitUs, long LoopsInParallelRegime, long RegimeChanges);
+    long WorkerJoinsAfterSleep, double JoinDelayUs, double CallerWaitUs);

@@ -63,12 +63,6 @@ internal struct ParallelJudge
     public readonly (int ParallelSamples, int AloneSamples, double ParallelOverAlone) Describe() =>
         (_parallel.Samples, _alone.Samples, _parallel.Samples > 0 && _alone.Samples > 0 ? _parallel.Mean / _alone.Mean : 0);
 
-    /// <summary>Whether each mode has been measured in its first <see cref="MinSamples"/> loops.</summary>
-    public readonly bool Measured => _parallel.Samples >= MinSamples && _alone.Samples >= MinSamples;
-
-    /// <summary>What a loop of this much work takes alone on average, in ticks (0 until measured alone).</summary>
-    public readonly double AloneTicks(double work) => _alone.Samples > 0 ? _alone.Mean * work : 0;
-
     public readonly LoopChoice Choose()
     {
         // Measure both before judging: parallel first, the usual winner, then alone.
