@@ -14,12 +14,14 @@ namespace CrossAttention.Benchmarks;
 public static class AnchorMode
 {
     public const string Usage =
-        "usage: anchor [--threads N] [--variant NAME] [--only NAME[,NAME]] [--rounds N] [--iters N] [--list] [--no-check]\n" +
+        "usage: anchor [--threads N] [--variant NAME] [--only NAME[,NAME]] [--rounds N] [--iters N] [--unjudged] [--list] [--no-check]\n" +
         "  --threads N   ComputeOptions.MaxThreads (default 2)\n" +
         "  --variant V   force a kernel variant: Scalar, Vector128, Vector256, Vector512 (default: the widest)\n" +
         "  --only A,B    run only these workloads (see --list)\n" +
         "  --rounds N    run the workloads N times in turn and report the median of the rounds (default 3)\n" +
         "  --iters N     fixed number of timed calls per workload (default: adaptive, ~2 s each)\n" +
+        "  --unjudged    open every parallel loop to the workers, as before loops were judged (to compare the judges\n" +
+        "                with it in separate processes; `threads --unjudged` does it in one)\n" +
         "  --no-check    skip the numerical self-check";
 
     public static int Run(string[] args)
@@ -28,7 +30,7 @@ public static class AnchorMode
         var variant = KernelVariants.Best;
         int? fixedIters = null;
         HashSet<string>? only = null;
-        bool list = false, check = true;
+        bool list = false, check = true, unjudged = false;
         for (int i = 0; i < args.Length; i++)
         {
             string? Value() => i + 1 < args.Length ? args[++i] : null;
@@ -57,6 +59,7 @@ public static class AnchorMode
                     break;
                 case "--list": list = true; break;
                 case "--no-check": check = false; break;
+                case "--unjudged": unjudged = true; break;
                 case "-h":
                 case "--help":
                     Console.Error.WriteLine(Usage);
@@ -86,6 +89,7 @@ public static class AnchorMode
             ["variant"] = options.Variant.ToString(),
             ["supported_variants"] = string.Join(",", KernelVariants.Supported),
             ["threads"] = threads,
+            ["loops"] = unjudged ? "every parallel loop opened to the workers (unjudged)" : "as their kinds' judges choose",
             ["cpu"] = cpu,
             ["cpu_info"] = AnchorCpu.Describe(options.Variant),
             ["rounds"] = roundCount,
@@ -110,6 +114,7 @@ public static class AnchorMode
         var perRound = workloads.ToDictionary(w => w.Name, _ => new List<JsonObject>());
         // Rounds interleave the workloads, so a noisy minute moves one round of each, not all rounds of one.
         KernelParallel.CountingEnabled = true;
+        KernelParallel.AlwaysParallelForBenchmarks = unjudged;
         for (int round = 1; round <= roundCount; round++)
         {
             foreach (var w in workloads)
