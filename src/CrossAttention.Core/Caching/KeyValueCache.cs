@@ -159,14 +159,17 @@ public sealed unsafe class KeyValueCache : IDisposable
             if (!mask.ContainsAnyExcept((byte)0)) throw new ArgumentException("Every source position is padding; attention is undefined.", nameof(mask));
         }
         var cache = new KeyValueCache(layout, pool);
-        // Serial, the build was a tenth of a two-thread bart-large encode (1.6 of ~15 ms) with the second core idle.
+        // Serial, the build was a tenth of a two-thread bart-large encode (1.6 of ~15 ms) with the second core idle. One
+        // item per head of K, then per head of V: the key tiles cost more than the value rows, so two items (all K, all
+        // V) left one thread idle for a third of the build.
         if (maxThreads > 1 && (long)sourceLength * heads * headDim * sizeof(float) >= ParallelBuildMinBytes)
         {
             fixed (float* k = keys, v = values)
             {
-                var build = new RegionBuild(cache, k, keys.Length, v, values.Length);
-                KernelParallel.For(2, maxThreads, ref build, work: (long)sourceLength * heads * headDim);
+                var build = new RegionBuild(cache, k, keys.Length, v, values.Length, KernelVariants.Best);
+                KernelParallel.For(2 * heads, maxThreads, ref build, work: (long)sourceLength * heads * headDim);
             }
+            layout.ClearValuePadding(cache._values.Writable(layout.ValueBytes));
         }
         else
         {
@@ -180,15 +183,18 @@ public sealed unsafe class KeyValueCache : IDisposable
     // Below this much K (and as much V) a second thread costs more to wake than it saves.
     private const long ParallelBuildMinBytes = 256 * 1024;
 
-    /// <summary>Item 0 lays out the keys, item 1 the values.</summary>
-    private readonly struct RegionBuild(KeyValueCache cache, float* keys, int keysLength, float* values, int valuesLength)
-        : IParallelBody
+    /// <summary>Items [0, heads) lay out one head's keys each, items [heads, 2·heads) one head's values.</summary>
+    private readonly struct RegionBuild(KeyValueCache cache, float* keys, int keysLength, float* values, int valuesLength,
+        KernelVariant variant) : IParallelBody
     {
         public void Invoke(int index)
         {
             var layout = cache.Layout;
-            if (index == 0) layout.WriteKeys(new ReadOnlySpan<float>(keys, keysLength), cache._keys.Writable(layout.KeyBytes));
-            else layout.WriteValues(new ReadOnlySpan<float>(values, valuesLength), cache._values.Writable(layout.ValueBytes));
+            int head = index % layout.Heads;
+            if (index < layout.Heads)
+                layout.WriteKeyHeads(new ReadOnlySpan<float>(keys, keysLength), cache._keys.Writable(layout.KeyBytes), head, head + 1, variant);
+            else
+                layout.WriteValueHeads(new ReadOnlySpan<float>(values, valuesLength), cache._values.Writable(layout.ValueBytes), head, head + 1);
         }
     }
 

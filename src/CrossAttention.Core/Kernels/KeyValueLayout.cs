@@ -1,8 +1,5 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace CrossAttention.Core.Kernels;
 
@@ -105,26 +102,34 @@ public readonly record struct KeyValueLayout
     /// Writes projected keys, [m, heads·headDim] (row j is source position j), into a key region, narrowed to the
     /// element type (round to nearest, ties to even) when it is 16-bit.
     /// </summary>
-    public unsafe void WriteKeys(ReadOnlySpan<float> keys, Span<byte> region)
+    public void WriteKeys(ReadOnlySpan<float> keys, Span<byte> region)
     {
         CheckProjected(keys, nameof(keys));
         CheckRegion(region, KeyBytes, nameof(region));
-        long tiledLength = KeyBytes / ElementSize;
+        WriteKeyHeads(keys, region, 0, Heads, KernelVariants.Best);
+    }
+
+    /// <summary>The tiles of heads [headStart, headEnd) only (each head's tiles are one contiguous block of the region).</summary>
+    internal unsafe void WriteKeyHeads(ReadOnlySpan<float> keys, Span<byte> region, int headStart, int headEnd, KernelVariant variant)
+    {
+        long headElements = (long)Tiles * HeadDim * TileWidth;
+        int count = (int)((headEnd - headStart) * headElements);
+        var destination = region.Slice((int)(headStart * headElements * ElementSize), count * ElementSize);
         if (ElementType == KeyValueElementType.Float32)
         {
             fixed (float* source = keys)
-            fixed (byte* tiled = region)
-                TransposeKeys(source, (float*)tiled, SourceLength, Heads, HeadDim, Tiles);
+            fixed (byte* tiled = destination)
+                KeyTileTranspose.Transpose(source, (float*)tiled, SourceLength, Heads, HeadDim, headStart, headEnd, variant);
             return;
         }
         // Tiled in float32 first, so the one transpose serves every type, then narrowed in a single vector pass.
-        float[] staging = ArrayPool<float>.Shared.Rent((int)tiledLength);
+        float[] staging = ArrayPool<float>.Shared.Rent(count);
         try
         {
             fixed (float* source = keys)
             fixed (float* tiled = staging)
-                TransposeKeys(source, tiled, SourceLength, Heads, HeadDim, Tiles);
-            Narrow(staging.AsSpan(0, (int)tiledLength), MemoryMarshal.Cast<byte, ushort>(region[..(int)KeyBytes]));
+                KeyTileTranspose.Transpose(source, tiled, SourceLength, Heads, HeadDim, headStart, headEnd, variant);
+            Narrow(staging.AsSpan(0, count), MemoryMarshal.Cast<byte, ushort>(destination));
         }
         finally
         {
@@ -137,22 +142,31 @@ public readonly record struct KeyValueLayout
     {
         CheckProjected(values, nameof(values));
         CheckRegion(region, ValueBytes, nameof(region));
+        WriteValueHeads(values, region, 0, Heads);
+        ClearValuePadding(region);
+    }
+
+    /// <summary>The rows of heads [headStart, headEnd) only, without the padding after the last head.</summary>
+    internal void WriteValueHeads(ReadOnlySpan<float> values, Span<byte> region, int headStart, int headEnd)
+    {
         int inner = Heads * HeadDim;
         if (ElementType == KeyValueElementType.Float32)
         {
             var rows = MemoryMarshal.Cast<byte, float>(region[..(int)ValueBytes]); // [heads, m, headDim] + padding
-            for (int h = 0; h < Heads; h++)
+            for (int h = headStart; h < headEnd; h++)
                 for (int j = 0; j < SourceLength; j++)
                     values.Slice(j * inner + h * HeadDim, HeadDim).CopyTo(rows.Slice((h * SourceLength + j) * HeadDim, HeadDim));
-            rows[^ValuePadding..].Clear();
             return;
         }
         var narrowRows = MemoryMarshal.Cast<byte, ushort>(region[..(int)ValueBytes]); // [heads, m, headDim] + padding
-        for (int h = 0; h < Heads; h++)
+        for (int h = headStart; h < headEnd; h++)
             for (int j = 0; j < SourceLength; j++)
                 Narrow(values.Slice(j * inner + h * HeadDim, HeadDim), narrowRows.Slice((h * SourceLength + j) * HeadDim, HeadDim));
-        narrowRows[^ValuePadding..].Clear();
     }
+
+    /// <summary>Zeroes the elements after the last value row, which full-width loads of that row read.</summary>
+    internal void ClearValuePadding(Span<byte> region) =>
+        region.Slice((int)(ValueBytes - ValuePadding * ElementSize), ValuePadding * ElementSize).Clear();
 
     /// <summary>Writes the keep lanes of a mask ([m], 1 keep / 0 padding; empty keeps all) into a keep region.</summary>
     public void WriteKeep(ReadOnlySpan<byte> mask, Span<byte> region)
@@ -212,44 +226,6 @@ public readonly record struct KeyValueLayout
     private static void CheckRegion(ReadOnlySpan<byte> region, long bytes, string name)
     {
         if (region.Length < bytes) throw new ArgumentException($"The region holds {region.Length} bytes; the layout needs {bytes}.", name);
-    }
-
-    // [m, heads·headDim] → [heads, tiles, headDim, 16]. Walks one tile of 16 source rows at a time (16·inner floats,
-    // cache-resident) and writes each head's tile sequentially.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void TransposeKeys(float* source, float* tiled, int m, int heads, int headDim, int tiles)
-    {
-        int inner = heads * headDim;
-        for (int t = 0; t < tiles; t++)
-        {
-            int j0 = t * TileWidth;
-            int rows = Math.Min(TileWidth, m - j0);
-            for (int h = 0; h < heads; h++)
-            {
-                float* tile = tiled + ((long)h * tiles + t) * headDim * TileWidth;
-                float* column = source + (long)j0 * inner + h * headDim;
-                if (rows == TileWidth && Avx2.IsSupported)
-                {
-                    // Each tile row is two 8-lane gathers down the 16 source rows: ~8× fewer instructions than
-                    // scalar copies, and the writes stay sequential.
-                    var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * inner;
-                    float* lowerRows = column, upperRows = column + 8L * inner;
-                    for (int c = 0; c < headDim; c++)
-                    {
-                        Avx2.GatherVector256(lowerRows + c, rowOffsets, 4).Store(tile + c * TileWidth);
-                        Avx2.GatherVector256(upperRows + c, rowOffsets, 4).Store(tile + c * TileWidth + 8);
-                    }
-                    continue;
-                }
-                if (rows < TileWidth) new Span<float>(tile, headDim * TileWidth).Clear();
-                for (int r = 0; r < rows; r++)
-                {
-                    float* row = column + (long)r * inner;
-                    float* lane = tile + r;
-                    for (int c = 0; c < headDim; c++) lane[c * TileWidth] = row[c];
-                }
-            }
-        }
     }
 }
 
