@@ -187,6 +187,7 @@ public sealed unsafe class KeyValueCache : IDisposable
     private readonly struct RegionBuild(KeyValueCache cache, float* keys, int keysLength, float* values, int valuesLength,
         KernelVariant variant) : IParallelBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see KeyValueLayout.WriteKeyHeads
         public void Invoke(int index)
         {
             var layout = cache.Layout;

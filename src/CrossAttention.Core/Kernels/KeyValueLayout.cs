@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CrossAttention.Core.Kernels;
@@ -110,6 +111,9 @@ public readonly record struct KeyValueLayout
     }
 
     /// <summary>The tiles of heads [headStart, headEnd) only (each head's tiles are one contiguous block of the region).</summary>
+    // Optimized from the first call, as the kernels are: a parallel build's judge times its first loops, and loops of
+    // unoptimized code (the first ~100 ms of a process) made it keep the build on one thread where two are twice as fast.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal unsafe void WriteKeyHeads(ReadOnlySpan<float> keys, Span<byte> region, int headStart, int headEnd, KernelVariant variant)
     {
         long headElements = (long)Tiles * HeadDim * TileWidth;
@@ -147,6 +151,7 @@ public readonly record struct KeyValueLayout
     }
 
     /// <summary>The rows of heads [headStart, headEnd) only, without the padding after the last head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see WriteKeyHeads
     internal void WriteValueHeads(ReadOnlySpan<float> values, Span<byte> region, int headStart, int headEnd)
     {
         int inner = Heads * HeadDim;
