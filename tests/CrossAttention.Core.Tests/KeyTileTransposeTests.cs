@@ -64,7 +64,7 @@ public unsafe class KeyTileTransposeTests
     [InlineData(KeyValueElementType.BFloat16)]
     public void TheParallelBuildOfACacheWritesTheSameBytesAsTheSerialOne(KeyValueElementType elementType)
     {
-        // Large enough (512·4·40 floats = 320 KiB of K) that two threads build it, one item per head of K and of V.
+        // Large enough (509·4·40 floats, 318 KiB of K) that two threads build it, one item per head of K and of V.
         int m = 509, heads = 4, headDim = 40;
         float[] keys = Projected(m, heads, headDim, seed: 1), values = Projected(m, heads, headDim, seed: 2);
         var mask = Enumerable.Range(0, m).Select(j => (byte)(j % 7 == 3 ? 0 : 1)).ToArray();
