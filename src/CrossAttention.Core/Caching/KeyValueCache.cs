@@ -166,7 +166,7 @@ public sealed unsafe class KeyValueCache : IDisposable
         {
             fixed (float* k = keys, v = values)
             {
-                var build = new RegionBuild(cache, k, keys.Length, v, values.Length, KernelVariants.Best);
+                var build = new RegionBuild(cache, k, keys.Length, v, values.Length);
                 KernelParallel.For(2 * heads, maxThreads, ref build, work: (long)sourceLength * heads * headDim);
             }
             layout.ClearValuePadding(cache._values.Writable(layout.ValueBytes));
@@ -184,8 +184,8 @@ public sealed unsafe class KeyValueCache : IDisposable
     private const long ParallelBuildMinBytes = 256 * 1024;
 
     /// <summary>Items [0, heads) lay out one head's keys each, items [heads, 2·heads) one head's values.</summary>
-    private readonly struct RegionBuild(KeyValueCache cache, float* keys, int keysLength, float* values, int valuesLength,
-        KernelVariant variant) : IParallelBody
+    private readonly struct RegionBuild(KeyValueCache cache, float* keys, int keysLength, float* values, int valuesLength)
+        : IParallelBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see KeyValueLayout.WriteKeyHeads
         public void Invoke(int index)
@@ -193,7 +193,7 @@ public sealed unsafe class KeyValueCache : IDisposable
             var layout = cache.Layout;
             int head = index % layout.Heads;
             if (index < layout.Heads)
-                layout.WriteKeyHeads(new ReadOnlySpan<float>(keys, keysLength), cache._keys.Writable(layout.KeyBytes), head, head + 1, variant);
+                layout.WriteKeyHeads(new ReadOnlySpan<float>(keys, keysLength), cache._keys.Writable(layout.KeyBytes), head, head + 1);
             else
                 layout.WriteValueHeads(new ReadOnlySpan<float>(values, valuesLength), cache._values.Writable(layout.ValueBytes), head, head + 1);
         }

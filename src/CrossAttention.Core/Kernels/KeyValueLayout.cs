@@ -107,14 +107,14 @@ public readonly record struct KeyValueLayout
     {
         CheckProjected(keys, nameof(keys));
         CheckRegion(region, KeyBytes, nameof(region));
-        WriteKeyHeads(keys, region, 0, Heads, KernelVariants.Best);
+        WriteKeyHeads(keys, region, 0, Heads);
     }
 
     /// <summary>The tiles of heads [headStart, headEnd) only (each head's tiles are one contiguous block of the region).</summary>
     // Optimized from the first call, as the kernels are: a parallel build's judge times its first loops, and loops of
     // unoptimized code (the first ~100 ms of a process) made it keep the build on one thread where two are twice as fast.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal unsafe void WriteKeyHeads(ReadOnlySpan<float> keys, Span<byte> region, int headStart, int headEnd, KernelVariant variant)
+    internal unsafe void WriteKeyHeads(ReadOnlySpan<float> keys, Span<byte> region, int headStart, int headEnd)
     {
         long headElements = (long)Tiles * HeadDim * TileWidth;
         int count = (int)((headEnd - headStart) * headElements);
@@ -123,7 +123,8 @@ public readonly record struct KeyValueLayout
         {
             fixed (float* source = keys)
             fixed (byte* tiled = destination)
-                KeyTileTranspose.Transpose(source, (float*)tiled, SourceLength, Heads, HeadDim, headStart, headEnd, variant);
+                KeyTileTranspose.Transpose(source, (float*)tiled, SourceLength, Heads, HeadDim, headStart, headEnd,
+                    KernelVariants.Best);
             return;
         }
         // Tiled in float32 first, so the one transpose serves every type, then narrowed in a single vector pass.
@@ -132,7 +133,8 @@ public readonly record struct KeyValueLayout
         {
             fixed (float* source = keys)
             fixed (float* tiled = staging)
-                KeyTileTranspose.Transpose(source, tiled, SourceLength, Heads, HeadDim, headStart, headEnd, variant);
+                KeyTileTranspose.Transpose(source, tiled, SourceLength, Heads, HeadDim, headStart, headEnd,
+                    KernelVariants.Best);
             Narrow(staging.AsSpan(0, count), MemoryMarshal.Cast<byte, ushort>(destination));
         }
         finally
