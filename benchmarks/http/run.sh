@@ -51,8 +51,13 @@ dotnet "$bench_dll" sessions --serve --sessions "$sessions" --callers "$connecti
   --batch-rows "$batch_rows" --layers 6 --d 512 --heads 8 --m 1500 <"$work/inproc.in" >"$work/inproc.jsonl" &
 inproc_pid=$!
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of all the process's threads
-# Context switches of all its threads (a thread may end mid-read: that is not an error).
-switches() { { cat /proc/"$1"/task/*/status 2>/dev/null || true; } | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
+# Context switches of each of its threads, one "tid count" line each (a thread may end mid-read: that is not an error).
+switches() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    awk -v tid="${task##*/}" '/ctxt_switches/ {s += $2} END {if (NR) print tid, s}' "$task/status" 2>/dev/null || true
+  done
+}
 exec 3>"$work/inproc.in"
 wait_for_line() { # count: until the in-process process has written that many lines
   until [ "$(wc -l <"$work/inproc.jsonl")" -ge "$1" ]; do
@@ -90,10 +95,11 @@ run_wrk() { # ids mode body-file connections seconds [--latency]
 run_wrk "$all_ids" binary "$work/query.f32" "$connections" "$warmup" >/dev/null
 run_wrk "$all_ids" json "$work/query.json" "$connections" "$warmup" >/dev/null
 measure() { # name ids mode body-file connections
-  local cpu switched; cpu=$(cpu_ticks "$server_pid") switched=$(switches "$server_pid")
+  local cpu; cpu=$(cpu_ticks "$server_pid"); switches "$server_pid" >"$work/$1.switches-before"
   # bash's `time` gives wrk's own user and system seconds
   { TIMEFORMAT='%U %S'; time run_wrk "$2" "$3" "$4" "$5" "$duration" --latency >"$work/$1.txt"; } 2>"$work/$1.wrk-cpu"
-  echo "$cpu $(cpu_ticks "$server_pid") $switched $(switches "$server_pid")" >"$work/$1.cpu" # before, after
+  echo "$cpu $(cpu_ticks "$server_pid")" >"$work/$1.cpu" # before, after
+  switches "$server_pid" >"$work/$1.switches-after"
   echo "== $1" >&2; grep -E "Requests/sec|Latency |Non-2xx|Socket errors" "$work/$1.txt" >&2 || true
 }
 for round in $(seq 1 "$rounds"); do
@@ -138,14 +144,19 @@ def cpu(name, inproc_name):
     """Where one round's time went: CPU per step of the server, wrk and the in-process process, their cores, and
     the server's context switches per step (steps: the measured rate × the measured seconds)."""
     steps = parse(name)["requests_per_second"] * duration
-    before, after, switched_before, switched_after = map(int, open(f"{work}/{name}.cpu").read().split())
+    before, after = map(int, open(f"{work}/{name}.cpu").read().split())
+    # Per thread: a thread started during the load counts from 0; one that ended is lost (never a negative count).
+    def switches(suffix):
+        return dict(tuple(map(int, line.split())) for line in open(f"{work}/{name}.switches-{suffix}") if line.strip())
+    switched_before, switched_after = switches("before"), switches("after")
+    switched = sum(count - switched_before.get(tid, 0) for tid, count in switched_after.items())
     server_s = (after - before) / clock_ticks
     wrk_s = sum(map(float, open(f"{work}/{name}.wrk-cpu").read().split()[-2:]))
     inproc_before, inproc_after = map(int, open(f"{work}/{inproc_name}.cpu").read().split())
     inproc_s = (inproc_after - inproc_before) / clock_ticks
     inproc_steps = load(inproc_name)["steps_per_second"] * duration
     return {"server_cores": server_s / duration, "server_us_per_step": server_s * 1e6 / steps,
-            "server_switches_per_step": (switched_after - switched_before) / steps,
+            "server_switches_per_step": switched / steps,
             "load_generator_cores": wrk_s / duration, "load_generator_us_per_step": wrk_s * 1e6 / steps,
             "in_process_cores": inproc_s / duration, "in_process_us_per_step": inproc_s * 1e6 / inproc_steps}
 def cpu_medians(rounds_cpu):
